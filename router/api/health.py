@@ -1,0 +1,49 @@
+"""Liveness and readiness. A log-store outage degrades readiness but never fails it:
+the gateway keeps serving and buffers rows (taking it out would turn a DB blip into an outage)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from litestar import Request, get
+from sqlalchemy import text
+
+from router.gateway import Gateway
+
+
+@get("/health", sync_to_thread=False)
+def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+def _ping(gateway: Gateway) -> None:
+    with gateway.writer._engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+
+
+@get("/ready")
+async def ready(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    gateway: Gateway = request.app.state.gateway
+    try:
+        await asyncio.wait_for(asyncio.to_thread(_ping, gateway), timeout=2.0)
+        database = "ok"
+    except Exception as exc:
+        database = f"unreachable ({type(exc).__name__})"
+    stats = gateway.writer.stats
+    checks: dict[str, Any] = {
+        "config": gateway.settings.source,
+        "database": database,
+        "log_writer": {
+            "healthy": stats.healthy,
+            "queued": gateway.writer.queued,
+            "written": stats.written,
+            "dropped": stats.dropped,
+        },
+        "classifier": gateway.scorer.version if gateway.scorer else "placeholder",
+        "policy_version": gateway.policy_version,
+    }
+    for name, probe in gateway.extras.get("ready_checks", {}).items():
+        checks[name] = probe()
+    degraded = database != "ok" or not stats.healthy
+    return {"status": "degraded" if degraded else "ready", "checks": checks}

@@ -1,0 +1,120 @@
+"""The gateway's long-lived parts, created once per process by the app's lifespan."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import msgspec
+
+from router.catalog import Model, ModelIndex
+from router.dispatch import Dispatcher
+from router.errors import InvalidRequest, ModelNotFound, ServiceUnavailable
+from router.log.schema import requests as requests_table
+from router.log.store import check_schema, make_engine
+from router.log.writer import LogWriter
+from router.policy import Needs, candidates_for_tier, needs_of, placeholder_scores, tier_for_scores
+from router.settings import TIERS, Settings, Tier
+from router.upstream import UpstreamClient
+from router.wire.chat import ChatRequest
+
+log = logging.getLogger("tiergate")
+
+
+class Scorer(Protocol):
+    """What the gateway needs of a classifier (see classifier/)."""
+
+    version: str
+
+    async def score(self, messages: list[dict[str, Any]]) -> Any: ...
+
+    async def aclose(self) -> None: ...
+
+
+@dataclass(slots=True)
+class Route:
+    requested: str
+    tier: Tier | None
+    tier_source: str
+    candidates: list[Model]
+    difficulty: float | None = None
+    reasoning: float | None = None
+    decision_ms: float | None = None
+    needs: Needs | None = None
+
+
+@dataclass
+class Gateway:
+    settings: Settings
+    index: ModelIndex
+    client: UpstreamClient
+    dispatcher: Dispatcher
+    writer: LogWriter
+    scorer: Scorer | None = None
+    policy_version: str = ""
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    async def start(cls, settings: Settings, *, scorer: Scorer | None = None) -> Gateway:
+        engine = make_engine(settings.database_url)
+        check_schema(engine)
+        client = UpstreamClient()
+        writer = LogWriter(engine, requests_table, settings.log)
+        writer.start()
+        policy = msgspec.json.encode(settings.routing)
+        gateway = cls(
+            settings=settings,
+            index=ModelIndex(settings),
+            client=client,
+            dispatcher=Dispatcher(client, settings.routing.retry),
+            writer=writer,
+            scorer=scorer,
+            policy_version=hashlib.sha256(policy).hexdigest()[:12],
+        )
+        return gateway
+
+    async def close(self) -> None:
+        await self.writer.close()
+        await self.client.aclose()
+        if self.scorer is not None:
+            await self.scorer.aclose()
+
+    async def route(
+        self, request: ChatRequest, messages: list[dict[str, Any]], forced_tier: str | None
+    ) -> Route:
+        needs = needs_of(request, messages)
+        if forced_tier is not None and forced_tier not in TIERS:
+            raise InvalidRequest(
+                f"unknown tier {forced_tier!r}; expected one of {', '.join(TIERS)}", param="x-tiergate-tier"
+            )
+        if request.model != "auto":
+            model = self.index.resolve(request.model)
+            if model is None:
+                raise ModelNotFound(f"The model `{request.model}` does not exist", param="model")
+            return Route(request.model, model.tier, "explicit", [model], needs=needs)
+        started = time.perf_counter()
+        difficulty: float | None = None
+        reasoning: float | None = None
+        if forced_tier is not None:
+            tier: Tier = forced_tier  # type: ignore[assignment]
+            source = "forced"
+        elif self.scorer is not None:
+            scores = await self.scorer.score(messages)
+            difficulty, reasoning = float(scores.difficulty), float(scores.reasoning)
+            tier = tier_for_scores(difficulty, reasoning, self.settings.routing.thresholds)
+            source = "classifier"
+        else:
+            difficulty, reasoning = placeholder_scores(messages)
+            tier = tier_for_scores(difficulty, reasoning, self.settings.routing.thresholds)
+            source = "placeholder"
+        decision_ms = (time.perf_counter() - started) * 1000
+        candidates = candidates_for_tier(self.index, self.settings.routing, tier, needs)
+        if not candidates:
+            raise ServiceUnavailable(
+                f"no configured model is adequate for this request at tier {tier!r} "
+                "(context window, tools, vision, json_schema or streaming)"
+            )
+        return Route("auto", tier, source, candidates, difficulty, reasoning, decision_ms, needs)

@@ -1,0 +1,258 @@
+"""OpenAI's chat dialect: OpenAI, DeepSeek, Together, Groq, Fireworks, Mistral, vLLM, Ollama, OpenRouter.
+
+The client's body is passed on unchanged except `model` (the upstream id) and,
+for streams, `stream_options.include_usage`, which we always ask for so every
+request is accounted; the usage chunk is dropped again when the client did not
+ask for it. Response bytes are forwarded as they came.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+
+from router.errors import UpstreamError
+from router.providers.base import (
+    Call,
+    Decoded,
+    Usage,
+    gateway_status_for,
+    retry_after_seconds,
+    status_is_retryable,
+)
+from router.settings import ProviderConfig
+from router.upstream import UpstreamRequest
+
+_encoder = msgspec.json.Encoder()
+
+
+class _PromptDetails(msgspec.Struct):
+    cached_tokens: int | None = 0
+
+
+class _CompletionDetails(msgspec.Struct):
+    reasoning_tokens: int | None = 0
+
+
+class _Usage(msgspec.Struct):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    prompt_tokens_details: _PromptDetails | None = None
+    completion_tokens_details: _CompletionDetails | None = None
+
+    def to_usage(self) -> Usage:
+        return Usage(
+            prompt_tokens=self.prompt_tokens,
+            completion_tokens=self.completion_tokens,
+            cached_tokens=(self.prompt_tokens_details.cached_tokens or 0)
+            if self.prompt_tokens_details
+            else 0,
+            reasoning_tokens=(
+                (self.completion_tokens_details.reasoning_tokens or 0)
+                if self.completion_tokens_details
+                else 0
+            ),
+        )
+
+
+class _Message(msgspec.Struct):
+    content: str | None = None
+
+
+class _Choice(msgspec.Struct):
+    message: _Message | None = None
+
+
+class _Completion(msgspec.Struct):
+    choices: list[_Choice]
+    usage: _Usage | None = None
+
+
+class _Delta(msgspec.Struct):
+    content: str | None = None
+
+
+class _ChunkChoice(msgspec.Struct):
+    delta: _Delta | None = None
+
+
+class _ErrorBody(msgspec.Struct):
+    message: str = ""
+    type: str | None = None
+    code: str | int | None = None
+
+
+class _Chunk(msgspec.Struct):
+    choices: list[_ChunkChoice] = []
+    usage: _Usage | None = None
+    error: _ErrorBody | None = None
+
+
+class _ErrorEnvelope(msgspec.Struct):
+    error: _ErrorBody | str | None = None
+
+
+_completion_decoder = msgspec.json.Decoder(_Completion)
+_chunk_decoder = msgspec.json.Decoder(_Chunk)
+_error_decoder = msgspec.json.Decoder(_ErrorEnvelope)
+
+DONE_FRAME = b"data: [DONE]\n\n"
+
+
+def upstream_error_from(
+    status: int, headers: Mapping[str, str], body: bytes, provider_name: str
+) -> UpstreamError:
+    """Map an OpenAI-dialect error response. The provider's text is passed on only where it is the
+    client's business (4xx about the request); auth failures are reported in our own words so no
+    key fragment a provider echoes can reach the client."""
+    message, code, err_type = "", None, None
+    try:
+        envelope = _error_decoder.decode(body)
+        if isinstance(envelope.error, _ErrorBody):
+            message = envelope.error.message
+            code = str(envelope.error.code) if envelope.error.code is not None else None
+            err_type = envelope.error.type
+        elif isinstance(envelope.error, str):
+            message = envelope.error
+    except msgspec.DecodeError:
+        message = ""
+    retry_after = retry_after_seconds(headers)
+    quota = status == 429 and (code == "insufficient_quota" or err_type == "insufficient_quota")
+    if status in (401, 403):
+        text = f"provider {provider_name!r} rejected the gateway's credentials ({status})"
+        return UpstreamError(
+            text,
+            provider=provider_name,
+            upstream_status=status,
+            retryable=False,
+            fallback=True,
+            error_type="upstream_auth",
+            status=502,
+            code="upstream_auth_error",
+        )
+    retryable = status_is_retryable(status) and not quota
+    client_status = gateway_status_for(status)
+    headers_out: dict[str, str] = {}
+    if client_status == 429 and retry_after is not None:
+        headers_out["retry-after"] = str(max(1, round(retry_after)))
+    detail = f": {message}" if message else ""
+    return UpstreamError(
+        f"provider {provider_name!r} returned {status}{detail}",
+        provider=provider_name,
+        upstream_status=status,
+        retryable=retryable,
+        fallback=retryable or quota,
+        retry_after=retry_after,
+        error_type="quota_exceeded" if quota else f"upstream_{status}",
+        status=client_status,
+        code=code if client_status < 500 else "upstream_error",
+        headers=headers_out,
+    )
+
+
+class OpenAIStreamTranslator:
+    """Passes OpenAI SSE events through, reading usage and text length on the way."""
+
+    __slots__ = ("_buffer", "_call", "_provider", "error", "text_chars", "usage")
+
+    def __init__(self, call: Call, provider_name: str) -> None:
+        self._call = call
+        self._provider = provider_name
+        self._buffer = b""
+        self.usage: Usage | None = None
+        self.error: UpstreamError | None = None
+        self.text_chars = 0
+
+    def feed(self, data: bytes) -> list[bytes]:
+        buffer = self._buffer + data if self._buffer else data
+        if b"\r\n" in buffer:
+            buffer = buffer.replace(b"\r\n", b"\n")
+        *events, self._buffer = buffer.split(b"\n\n")
+        frames: list[bytes] = []
+        for event in events:
+            frame = self._event(event)
+            if frame is not None:
+                frames.append(frame)
+        return frames
+
+    def _event(self, event: bytes) -> bytes | None:
+        payload = None
+        for line in event.split(b"\n"):
+            if line.startswith(b"data:"):
+                payload = line[5:].strip()
+        if payload is None or payload == b"[DONE]" or self.error is not None:
+            return None
+        try:
+            chunk = _chunk_decoder.decode(payload)
+        except msgspec.DecodeError:
+            self.error = UpstreamError(
+                f"provider {self._provider!r} sent a malformed stream event",
+                provider=self._provider,
+                error_type="malformed_stream",
+            )
+            return None
+        if chunk.error is not None:
+            self.error = UpstreamError(
+                f"provider {self._provider!r} reported a stream error: {chunk.error.message}",
+                provider=self._provider,
+                error_type="stream_error",
+            )
+            return None
+        for choice in chunk.choices:
+            if choice.delta is not None and choice.delta.content:
+                self.text_chars += len(choice.delta.content)
+        if chunk.usage is not None:
+            self.usage = chunk.usage.to_usage()
+            if not chunk.choices and not self._call.client_wants_usage:
+                return None
+        return b"data: " + payload + b"\n\n"
+
+    def finish(self) -> list[bytes]:
+        return [DONE_FRAME]
+
+
+class OpenAICompatAdapter:
+    kind = "openai"
+
+    def encode_request(self, call: Call, provider: ProviderConfig) -> UpstreamRequest:
+        body: dict[str, Any] = dict(call.body)
+        body["model"] = call.upstream_model
+        if call.stream:
+            options = dict(body.get("stream_options") or {})
+            options["include_usage"] = True
+            body["stream_options"] = options
+        headers = {"content-type": "application/json", "x-request-id": call.request_id, **provider.headers}
+        key = provider.api_key()
+        if key:
+            headers["authorization"] = f"Bearer {key}"
+        headers.update(call.extra_headers)
+        return UpstreamRequest(
+            url=provider.base_url.rstrip("/") + "/chat/completions",
+            headers=headers,
+            body=_encoder.encode(body),
+        )
+
+    def decode_response(self, body: bytes, call: Call, provider_name: str) -> Decoded:
+        try:
+            parsed = _completion_decoder.decode(body)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            raise UpstreamError(
+                f"provider {provider_name!r} sent a malformed response",
+                provider=provider_name,
+                error_type="malformed_response",
+            ) from None
+        text = None
+        if parsed.choices and parsed.choices[0].message is not None:
+            text = parsed.choices[0].message.content
+        usage = parsed.usage.to_usage() if parsed.usage is not None else None
+        return Decoded(body=body, usage=usage, completion_text=text)
+
+    def stream_translator(self, call: Call, provider_name: str) -> OpenAIStreamTranslator:
+        return OpenAIStreamTranslator(call, provider_name)
+
+    def map_error(
+        self, status: int, headers: Mapping[str, str], body: bytes, provider_name: str
+    ) -> UpstreamError:
+        return upstream_error_from(status, headers, body, provider_name)

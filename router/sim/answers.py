@@ -1,0 +1,183 @@
+"""Deterministic model behaviour shared by every simulated dialect.
+
+Answers are a pure function of the prompt: the same request always gets the same
+text, and its length grows with the prompt, so cost and routing figures are
+reproducible. Tools get a call with arguments valid for their schema; after a
+tool result the answer is text; a JSON schema gets a document valid for it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+_WORDS = [
+    "the",
+    "gateway",
+    "routes",
+    "each",
+    "request",
+    "to",
+    "a",
+    "model",
+    "that",
+    "answers",
+    "well",
+    "at",
+    "the",
+    "lowest",
+    "cost",
+    "while",
+    "keeping",
+    "quality",
+    "high",
+    "for",
+    "simple",
+    "questions",
+    "small",
+    "models",
+    "suffice",
+    "and",
+    "for",
+    "hard",
+    "reasoning",
+    "the",
+    "strong",
+    "model",
+    "is",
+    "chosen",
+    "so",
+    "a",
+    "team",
+    "saves",
+    "money",
+    "without",
+    "losing",
+    "accuracy",
+    "every",
+    "outcome",
+    "is",
+    "logged",
+    "and",
+    "measured",
+]
+
+
+def text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = []
+        for part in content:
+            if isinstance(part, dict):
+                if isinstance(part.get("text"), str):
+                    parts.append(part["text"])
+                elif isinstance(part.get("content"), str):
+                    parts.append(part["content"])
+        return " ".join(parts)
+    return ""
+
+
+def count_tokens(text: str) -> int:
+    return max(1, (len(text) + 3) // 4) if text else 0
+
+
+def answer_words(prompt: str, model: str) -> list[str]:
+    """12 + 1.5 words per prompt word (capped at 400), drawn by a hash of prompt and model."""
+    digest = hashlib.sha256(f"{model}\x00{prompt}".encode()).digest()
+    n = min(400, 12 + (len(prompt.split()) * 3) // 2)
+    return [_WORDS[(digest[i % 32] + i * 7) % len(_WORDS)] for i in range(n)]
+
+
+def example_for_schema(schema: Any, depth: int = 0) -> Any:
+    """A value valid for a (JSON Schema) `schema`: enough for tool arguments and structured output."""
+    if not isinstance(schema, dict) or depth > 8:
+        return "sample"
+    if "const" in schema:
+        return schema["const"]
+    if schema.get("enum"):
+        return schema["enum"][0]
+    for key in ("anyOf", "oneOf", "allOf"):
+        if schema.get(key):
+            return example_for_schema(schema[key][0], depth + 1)
+    kind = schema.get("type", "object" if "properties" in schema else "string")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind == "object":
+        props = schema.get("properties") or {}
+        return {name: example_for_schema(sub, depth + 1) for name, sub in props.items()}
+    if kind == "array":
+        count = max(1, int(schema.get("minItems", 1)))
+        return [example_for_schema(schema.get("items", {}), depth + 1) for _ in range(count)]
+    if kind == "integer":
+        return int(schema.get("minimum", 1))
+    if kind == "number":
+        return float(schema.get("minimum", 1.5))
+    if kind == "boolean":
+        return True
+    if kind == "null":
+        return None
+    return "sample"
+
+
+@dataclass(frozen=True)
+class ToolChoice:
+    name: str
+    arguments: str
+    call_id: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the simulated model says, before any dialect shapes it."""
+
+    text: str | None
+    tool_calls: tuple[ToolChoice, ...]
+    finish: str  # "stop" | "length" | "tool_calls"
+    prompt_tokens: int
+    completion_tokens: int
+    reasoning_tokens: int
+
+
+def reply(
+    *,
+    model: str,
+    prompt: str,
+    prompt_chars: int,
+    last_is_tool_result: bool,
+    tools: list[tuple[str, dict[str, Any]]],
+    forced_tool: str | None,
+    tools_allowed: bool,
+    json_schema: dict[str, Any] | None,
+    json_object: bool,
+    max_tokens: int | None,
+    stop: list[str],
+) -> Reply:
+    prompt_tokens = max(1, (prompt_chars + 3) // 4) + 3
+    reasoning_tokens = 0
+    if tools and tools_allowed and not last_is_tool_result:
+        chosen = next((t for t in tools if t[0] == forced_tool), tools[0])
+        arguments = json.dumps(example_for_schema(chosen[1]), separators=(",", ":"))
+        call_id = "call_" + hashlib.sha256(f"{prompt}{chosen[0]}".encode()).hexdigest()[:24]
+        calls = (ToolChoice(chosen[0], arguments, call_id),)
+        return Reply(None, calls, "tool_calls", prompt_tokens, count_tokens(arguments) + 8, 0)
+    if json_schema is not None:
+        text = json.dumps(example_for_schema(json_schema), separators=(",", ":"))
+        return Reply(text, (), "stop", prompt_tokens, count_tokens(text), 0)
+    if json_object:
+        text = json.dumps({"answer": " ".join(answer_words(prompt, model)[:8])})
+        return Reply(text, (), "stop", prompt_tokens, count_tokens(text), 0)
+    words = answer_words(prompt, model)
+    finish = "stop"
+    if max_tokens is not None and len(words) > max_tokens:
+        words, finish = words[:max_tokens], "length"
+    text = " ".join(words)
+    for sequence in stop:
+        at = text.find(sequence) if sequence else -1
+        if at >= 0:
+            text, finish = text[:at], "stop"
+    if "r1" in model or "reason" in model:
+        reasoning_tokens = 2 * len(words)
+    return Reply(text, (), finish, prompt_tokens, len(text.split()) + reasoning_tokens, reasoning_tokens)

@@ -1,0 +1,38 @@
+"""A gateway config whose providers all point at a running sim, with a realistic model set.
+
+Prices are the providers' public list prices per 1M tokens (checked 2026-11), so the demo's
+savings figures are the ones a team would see on the real services.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from router.defaults import KNOWN_PROVIDERS
+
+
+def sim_config(sim_url: str, database_url: str) -> dict[str, Any]:
+    base = sim_url.rstrip("/")
+    providers: dict[str, Any] = {
+        "openai": {"kind": "openai", "base_url": f"{base}/openai/v1"},
+        "deepseek": {"kind": "openai", "base_url": f"{base}/deepseek/v1"},
+    }
+    models: dict[str, Any] = {}
+    for provider in ("openai", "deepseek"):
+        for name, model in KNOWN_PROVIDERS[provider]["models"].items():
+            models[name] = {"provider": provider, **model}
+    models["deepseek-v3"]["aliases"] = ["deepseek-chat"]
+    models["deepseek-r1"]["aliases"] = ["deepseek-reasoner"]
+    return {
+        "providers": providers,
+        "models": models,
+        "routing": {
+            "tiers": {
+                "simple": ["deepseek-v3", "gpt-4o-mini"],
+                "reasoning": ["deepseek-r1", "gpt-4o"],
+                "hard": ["gpt-4o"],
+            },
+            "baseline": "gpt-4o",
+        },
+        "database_url": database_url,
+    }

@@ -1,0 +1,116 @@
+"""A small asyncio TCP fault proxy of our own, run in a thread: pass, reset, blackhole, drip, close-after-N.
+
+Put it between the gateway and the sim, PostgreSQL or Redis to inject network faults (the kernel here
+lacks netem).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from typing import Literal
+
+Mode = Literal["pass", "reset", "blackhole", "drip", "close_after"]
+
+
+class FaultProxy:
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        self.mode: Mode = "pass"
+        self.close_after_bytes = 0
+        self.drip_delay_s = 0.05
+        self.port = 0
+        self._loop = asyncio.new_event_loop()
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="fault-proxy")
+
+    def start(self) -> FaultProxy:
+        self._thread.start()
+        self._ready.wait(10)
+        return self
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._server = self._loop.run_until_complete(asyncio.start_server(self._handle, "127.0.0.1", 0))
+        self.port = self._server.sockets[0].getsockname()[1]
+        self._ready.set()
+        self._loop.run_forever()
+
+    def set_mode(self, mode: Mode, *, drop_existing: bool = True) -> None:
+        self.mode = mode
+        if drop_existing and mode != "pass":
+            self._loop.call_soon_threadsafe(self._drop_all)
+
+    def _drop_all(self) -> None:
+        for writer in list(self._writers):
+            transport = writer.transport
+            with contextlib.suppress(Exception):
+                if self.mode == "blackhole":
+                    transport.pause_reading()
+                else:
+                    transport.abort()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.mode == "reset":
+            writer.transport.abort()
+            return
+        if self.mode == "blackhole":
+            self._writers.add(writer)
+            with contextlib.suppress(Exception):
+                await reader.read()  # hold it open, answer nothing
+            self._writers.discard(writer)
+            writer.transport.abort()
+            return
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._writers.update((writer, up_writer))
+        sent = [0]
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter, count: bool) -> None:
+            try:
+                while True:
+                    data = await src.read(65536)
+                    if not data:
+                        break
+                    while self.mode == "blackhole":
+                        await asyncio.sleep(0.05)
+                    if self.mode == "drip":
+                        for i in range(len(data)):
+                            dst.write(data[i : i + 1])
+                            await dst.drain()
+                            await asyncio.sleep(self.drip_delay_s)
+                        continue
+                    if self.mode == "close_after" and count:
+                        room = self.close_after_bytes - sent[0]
+                        if room <= len(data):
+                            dst.write(data[: max(room, 0)])
+                            await dst.drain()
+                            raise ConnectionResetError
+                        sent[0] += len(data)
+                    dst.write(data)
+                    await dst.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                dst.transport.abort()
+
+        await asyncio.gather(pipe(reader, up_writer, False), pipe(up_reader, writer, True))
+        self._writers.discard(writer)
+        self._writers.discard(up_writer)
+
+    def stop(self) -> None:
+        def _close() -> None:
+            for writer in list(self._writers):
+                writer.transport.abort()
+            if self._server is not None:
+                self._server.close()
+            self._loop.stop()
+
+        self._loop.call_soon_threadsafe(_close)
+        self._thread.join(5)

@@ -1,0 +1,158 @@
+"""One log row per request, written off the request path, on SQLite and PostgreSQL, surviving DB outages."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+
+import httpx
+import pytest
+from sqlalchemy import Engine, func, select
+
+from router.log.schema import requests
+from router.sim.faults import FaultRule
+from tests.conftest import Gateway, GatewayFactory, Sim
+from tests.faultproxy import FaultProxy
+
+
+def wait_rows(engine: Engine, count: int, timeout: float = 15.0) -> list[dict[str, object]]:
+    deadline = time.monotonic() + timeout
+    rows: list[dict[str, object]] = []
+    while time.monotonic() < deadline:
+        try:
+            with engine.connect() as connection:
+                rows = [dict(r._mapping) for r in connection.execute(select(requests))]
+        except Exception:
+            rows = []
+        if len(rows) >= count:
+            return rows
+        time.sleep(0.1)
+    return rows
+
+
+def _exercise(gateway: Gateway) -> None:
+    client = gateway.client()
+    client.chat.completions.create(
+        model="gpt-4o", messages=[{"role": "user", "content": "hello"}], extra_headers={"x-request-id": "r-plain"}
+    )
+    stream = client.chat.completions.create(
+        model="auto",
+        messages=[{"role": "user", "content": "Solve 3x + 7 = 22"}],
+        stream=True,
+        extra_headers={"x-request-id": "r-stream"},
+    )
+    for _ in stream:
+        pass
+
+
+def _check_rows(engine: Engine) -> None:
+    rows = {r["id"]: r for r in wait_rows(engine, 2)}
+    plain, streamed = rows["r-plain"], rows["r-stream"]
+    assert plain["status"] == "ok" and plain["http_status"] == 200
+    assert plain["model"] == "gpt-4o" and plain["provider"] == "openai" and plain["tier"] == "hard"
+    assert plain["prompt_tokens"] > 0 and plain["completion_tokens"] > 0  # type: ignore[operator]
+    expected = (Decimal(plain["prompt_tokens"]) * Decimal("2.5") + Decimal(plain["completion_tokens"]) * 10) / 10**6  # type: ignore[arg-type]
+    assert Decimal(plain["cost_usd"]) == expected  # type: ignore[arg-type]
+    assert plain["attempt_count"] == 1 and plain["streamed"] is False
+    assert streamed["streamed"] is True and streamed["tier"] == "reasoning" and streamed["model"] == "deepseek-r1"
+    assert streamed["reasoning_tokens"] > 0 and streamed["ttft_ms"] is not None  # type: ignore[operator]
+    assert streamed["difficulty"] is not None and streamed["tier_source"] == "placeholder"
+    assert plain["prompt_text"] is None
+
+
+def test_rows_on_sqlite(gateway: Gateway) -> None:
+    _exercise(gateway)
+    _check_rows(gateway.engine)
+
+
+def test_rows_on_postgres(make_gateway: GatewayFactory, postgres_url: str) -> None:
+    gateway = make_gateway(database_url=postgres_url)
+    _exercise(gateway)
+    _check_rows(gateway.engine)
+
+
+def test_failed_request_is_logged_with_attempts(gateway: Gateway, sim: Sim) -> None:
+    sim.app.ctx.faults.add(FaultRule(provider="openai", status=400))
+    httpx.post(
+        f"{gateway.url}/v1/chat/completions",
+        json={"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]},
+        headers={"x-request-id": "r-bad"},
+    )
+    (row,) = wait_rows(gateway.engine, 1)
+    assert row["status"] == "error" and row["http_status"] == 400 and row["attempt_count"] == 1
+    assert row["attempts"][0]["status"] == 400  # type: ignore[index]
+
+
+def test_text_only_when_enabled(make_gateway: GatewayFactory) -> None:
+    gateway = make_gateway(overrides={"log": {"store_text": True}})
+    gateway.client().chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "secret plan"}])
+    (row,) = wait_rows(gateway.engine, 1)
+    assert "secret plan" in str(row["prompt_text"]) and row["completion_text"]
+
+
+def test_postgres_outage_buffers_and_recovers(make_gateway: GatewayFactory, postgres_url: str) -> None:
+    """The DB goes away: requests still succeed, /ready says degraded, rows land once it is back."""
+    from sqlalchemy.engine import make_url
+
+    real = make_url(postgres_url)
+    proxy = FaultProxy(real.host or "127.0.0.1", real.port or 5432).start()
+    try:
+        proxied = real.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+        gateway = make_gateway(database_url=proxied)
+        client = gateway.client()
+        proxy.set_mode("reset")
+        for i in range(20):
+            client.chat.completions.create(
+                model="gpt-4o-mini",
+                messages=[{"role": "user", "content": f"hi {i}"}],
+                extra_headers={"x-request-id": f"down-{i}"},
+            )
+        time.sleep(1.0)
+        ready = httpx.get(f"{gateway.url}/ready", timeout=10).json()
+        assert ready["status"] == "degraded"
+        assert ready["checks"]["log_writer"]["queued"] == 20
+        proxy.set_mode("pass")
+        rows = wait_rows(gateway.engine, 20, timeout=20)
+        assert len(rows) == 20 and len({r["id"] for r in rows}) == 20
+        assert httpx.get(f"{gateway.url}/ready", timeout=10).json()["status"] == "ready"
+    finally:
+        proxy.stop()
+
+
+def test_serve_refuses_db_behind(tmp_path: object) -> None:
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path}/empty.db"
+    result = subprocess.run(
+        [sys.executable, "-m", "router.cli", "serve", "--port", "1"],
+        env={"TIERGATE_DATABASE_URL": url, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "tiergate db upgrade" in result.stderr
+
+
+def test_unused_count_helper_is_real(gateway: Gateway) -> None:
+    with gateway.engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(requests)).scalar() == 0
+
+
+@pytest.mark.parametrize("bad", ["models: [1, 2]", "models:\n  m: {provider: nope, upstream: x}"])
+def test_bad_config_refused_with_file_and_key(tmp_path: object, bad: str) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path = Path(str(tmp_path)) / "bad.yaml"
+    path.write_text(bad)
+    result = subprocess.run(
+        [sys.executable, "-m", "router.cli", "serve", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert str(path) in result.stderr and "models" in result.stderr
