@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -18,9 +19,19 @@ from router.api.health import health, ready
 from router.api.models import list_models, retrieve_model
 from router.errors import GatewayError, InvalidRequest, NotFound, render_error
 from router.gateway import Gateway, Scorer
+from router.pipeline import Pipeline
 from router.settings import Settings, load_settings
 
 log = logging.getLogger("tiergate")
+
+# Features that plug into the app: each module may expose `route_handlers` (a list of litestar handlers) and
+# `async def install(app, gateway, pipeline) -> Callable[[], Awaitable[None]] | None`, called in the lifespan
+# to add hooks and resources; what it returns is awaited at shutdown.
+FEATURE_MODULES: tuple[str, ...] = ()
+
+
+def _features() -> list[Any]:
+    return [importlib.import_module(name) for name in FEATURE_MODULES]
 
 
 def load_scorer(settings: Settings) -> Scorer | None:
@@ -67,14 +78,27 @@ def create_app(settings: Settings, *, scorer: Scorer | None = None, load_classif
         chosen = scorer if scorer is not None or not load_classifier else load_scorer(settings)
         gateway = await Gateway.start(settings, scorer=chosen)
         app.state.gateway = gateway
-        app.state.chat_handler = ChatHandler(gateway)
+        pipeline = Pipeline(gateway)
+        app.state.pipeline = pipeline
+        app.state.chat_handler = ChatHandler(pipeline)
+        cleanups = []
         try:
+            for feature in features:
+                install = getattr(feature, "install", None)
+                if install is not None:
+                    cleanup = await install(app, gateway, pipeline)
+                    if cleanup is not None:
+                        cleanups.append(cleanup)
             yield
         finally:
+            for cleanup in reversed(cleanups):
+                await cleanup()
             await gateway.close()
 
+    features = _features()
+    extra_routes = [handler for feature in features for handler in getattr(feature, "route_handlers", [])]
     return Litestar(
-        route_handlers=[chat_completions, list_models, retrieve_model, health, ready],
+        route_handlers=[chat_completions, list_models, retrieve_model, health, ready, *extra_routes],
         lifespan=[lifespan],
         exception_handlers={GatewayError: _gateway_error, HTTPException: _http_error},
         openapi_config=OpenAPIConfig(title="tiergate", version="0.1.0", path="/openapi"),
