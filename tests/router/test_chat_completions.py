@@ -67,7 +67,11 @@ def test_fields_pass_through_unchanged(gateway: Gateway, sim: Any) -> None:
         "type": "function",
         "function": {
             "name": "get_weather",
-            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}},
+                "required": ["city"],
+            },
         },
     }
     completion = gateway.client().chat.completions.create(

@@ -33,7 +33,9 @@ def wait_rows(engine: Engine, count: int, timeout: float = 15.0) -> list[dict[st
 def _exercise(gateway: Gateway) -> None:
     client = gateway.client()
     client.chat.completions.create(
-        model="gpt-4o", messages=[{"role": "user", "content": "hello"}], extra_headers={"x-request-id": "r-plain"}
+        model="gpt-4o",
+        messages=[{"role": "user", "content": "hello"}],
+        extra_headers={"x-request-id": "r-plain"},
     )
     stream = client.chat.completions.create(
         model="auto",
@@ -51,10 +53,16 @@ def _check_rows(engine: Engine) -> None:
     assert plain["status"] == "ok" and plain["http_status"] == 200
     assert plain["model"] == "gpt-4o" and plain["provider"] == "openai" and plain["tier"] == "hard"
     assert plain["prompt_tokens"] > 0 and plain["completion_tokens"] > 0  # type: ignore[operator]
-    expected = (Decimal(plain["prompt_tokens"]) * Decimal("2.5") + Decimal(plain["completion_tokens"]) * 10) / 10**6  # type: ignore[arg-type]
+    expected = (
+        Decimal(plain["prompt_tokens"]) * Decimal("2.5") + Decimal(plain["completion_tokens"]) * 10
+    ) / 10**6  # type: ignore[arg-type]
     assert Decimal(plain["cost_usd"]) == expected  # type: ignore[arg-type]
     assert plain["attempt_count"] == 1 and plain["streamed"] is False
-    assert streamed["streamed"] is True and streamed["tier"] == "reasoning" and streamed["model"] == "deepseek-r1"
+    assert (
+        streamed["streamed"] is True
+        and streamed["tier"] == "reasoning"
+        and streamed["model"] == "deepseek-r1"
+    )
     assert streamed["reasoning_tokens"] > 0 and streamed["ttft_ms"] is not None  # type: ignore[operator]
     assert streamed["difficulty"] is not None and streamed["tier_source"] == "placeholder"
     assert plain["prompt_text"] is None
@@ -85,7 +93,9 @@ def test_failed_request_is_logged_with_attempts(gateway: Gateway, sim: Sim) -> N
 
 def test_text_only_when_enabled(make_gateway: GatewayFactory) -> None:
     gateway = make_gateway(overrides={"log": {"store_text": True}})
-    gateway.client().chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "secret plan"}])
+    gateway.client().chat.completions.create(
+        model="gpt-4o", messages=[{"role": "user", "content": "secret plan"}]
+    )
     (row,) = wait_rows(gateway.engine, 1)
     assert "secret plan" in str(row["prompt_text"]) and row["completion_text"]
 
