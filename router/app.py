@@ -27,7 +27,7 @@ log = logging.getLogger("tiergate")
 # Features that plug into the app: each module may expose `route_handlers` (a list of litestar handlers) and
 # `async def install(app, gateway, pipeline) -> Callable[[], Awaitable[None]] | None`, called in the lifespan
 # to add hooks and resources; what it returns is awaited at shutdown.
-FEATURE_MODULES: tuple[str, ...] = ()
+FEATURE_MODULES: tuple[str, ...] = ("router.feedback.api", "router.feedback.reload")
 
 
 def _features() -> list[Any]:
@@ -77,6 +77,8 @@ def create_app(settings: Settings, *, scorer: Scorer | None = None, load_classif
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         chosen = scorer if scorer is not None or not load_classifier else load_scorer(settings)
         gateway = await Gateway.start(settings, scorer=chosen)
+        if scorer is None and load_classifier:
+            app.state.scorer_loader = load_scorer
         app.state.gateway = gateway
         pipeline = Pipeline(gateway)
         app.state.pipeline = pipeline

@@ -17,6 +17,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "router.commands.sim",
     "router.commands.db",
     "router.commands.demo",
+    "router.feedback.cli",
 )
 
 

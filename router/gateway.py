@@ -34,6 +34,12 @@ class Scorer(Protocol):
     async def aclose(self) -> None: ...
 
 
+def policy_version(settings: Settings) -> str:
+    """A short hash of everything that decides routing: the policy, thresholds and model set."""
+    encoded = msgspec.json.encode([settings.routing, settings.models])
+    return hashlib.sha256(encoded).hexdigest()[:12]
+
+
 @dataclass(slots=True)
 class Route:
     requested: str
@@ -64,7 +70,6 @@ class Gateway:
         client = UpstreamClient()
         writer = LogWriter(engine, requests_table, settings.log)
         writer.start()
-        policy = msgspec.json.encode(settings.routing)
         gateway = cls(
             settings=settings,
             index=ModelIndex(settings),
@@ -72,9 +77,20 @@ class Gateway:
             dispatcher=Dispatcher(client, settings.routing.retry),
             writer=writer,
             scorer=scorer,
-            policy_version=hashlib.sha256(policy).hexdigest()[:12],
+            policy_version=policy_version(settings),
         )
         return gateway
+
+    async def reload(self, settings: Settings, scorer: Scorer | None) -> None:
+        """Swap policy and classifier in place; requests already routed finish on what they had."""
+        old_scorer = self.scorer
+        self.index = ModelIndex(settings)
+        self.dispatcher._retry = settings.routing.retry
+        self.settings = settings
+        self.scorer = scorer
+        self.policy_version = policy_version(settings)
+        if old_scorer is not None and old_scorer is not scorer:
+            await old_scorer.aclose()
 
     async def close(self) -> None:
         await self.writer.close()

@@ -23,6 +23,7 @@ class ServerThread:
     """uvicorn on a pre-bound loopback socket (no port race), started and stopped from the caller."""
 
     def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, **options: Any) -> None:
+        self.app = app
         self.socket = bind_free_socket(host, port)
         self.host, self.port = self.socket.getsockname()[:2]
         config = uvicorn.Config(

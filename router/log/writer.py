@@ -49,6 +49,7 @@ def insert_ignoring_duplicates(engine: Engine, table: Table) -> Insert:
 class LogWriter:
     def __init__(self, engine: Engine, table: Table, config: LogConfig) -> None:
         self._engine = engine
+        self.engine = engine
         self._table = table
         self._config = config
         self._buffer: deque[dict[str, Any]] = deque()

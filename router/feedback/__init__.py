@@ -1,0 +1,1 @@
+"""Closing the loop: feedback and outcomes recorded against logged requests."""
