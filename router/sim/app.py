@@ -1,6 +1,7 @@
 """The simulated providers: one lean ASGI app, a dialect per path shape.
 
   /{provider}/v1/chat/completions      OpenAI chat (any OpenAI-compatible provider)
+  /{provider}/v1/messages              Anthropic Messages
   /_sim/faults   POST a FaultRule (JSON), DELETE to clear, GET to list
   /_sim/attempts GET (?request_id=...) the attempts seen, DELETE to clear
 
@@ -16,6 +17,7 @@ from urllib.parse import parse_qs
 import msgspec
 
 from router.api.asgi import Receive, Scope, Send
+from router.sim import anthropic as anthropic_dialect
 from router.sim import openai as openai_dialect
 from router.sim.answers import text_of
 from router.sim.common import SimContext, SimRequest, SimulatedReset, decode, header, read_all, send_json
@@ -41,6 +43,7 @@ def _openai_request(provider: str, path: str, body: dict[str, Any], request_id: 
 # suffix -> (dialect parser, handler). Other dialects register here.
 DIALECTS: dict[str, tuple[Callable[[str, str, dict[str, Any], str | None], SimRequest], DialectHandler]] = {
     "/v1/chat/completions": (_openai_request, openai_dialect.handle),
+    "/v1/messages": (anthropic_dialect.parse, anthropic_dialect.handle),
 }
 
 

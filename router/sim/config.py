@@ -16,9 +16,10 @@ def sim_config(sim_url: str, database_url: str) -> dict[str, Any]:
     providers: dict[str, Any] = {
         "openai": {"kind": "openai", "base_url": f"{base}/openai/v1"},
         "deepseek": {"kind": "openai", "base_url": f"{base}/deepseek/v1"},
+        "anthropic": {"kind": "anthropic", "base_url": f"{base}/anthropic/v1"},
     }
     models: dict[str, Any] = {}
-    for provider in ("openai", "deepseek"):
+    for provider in ("openai", "deepseek", "anthropic"):
         for name, model in KNOWN_PROVIDERS[provider]["models"].items():
             models[name] = {"provider": provider, **model}
     models["deepseek-v3"]["aliases"] = ["deepseek-chat"]
@@ -28,9 +29,11 @@ def sim_config(sim_url: str, database_url: str) -> dict[str, Any]:
         "models": models,
         "routing": {
             "tiers": {
-                "simple": ["deepseek-v3", "gpt-4o-mini"],
+                # First the cheapest adequate model, then other providers as fallbacks (so an outage of
+                # one provider is served by another).
+                "simple": ["deepseek-v3", "gpt-4o-mini", "claude-haiku-4.5"],
                 "reasoning": ["deepseek-r1", "gpt-4o"],
-                "hard": ["gpt-4o"],
+                "hard": ["gpt-4o", "claude-sonnet-4"],
             },
             "baseline": "gpt-4o",
         },
