@@ -27,7 +27,14 @@ log = logging.getLogger("tiergate")
 # Features that plug into the app: each module may expose `route_handlers` (a list of litestar handlers) and
 # `async def install(app, gateway, pipeline) -> Callable[[], Awaitable[None]] | None`, called in the lifespan
 # to add hooks and resources; what it returns is awaited at shutdown.
-FEATURE_MODULES: tuple[str, ...] = ("router.feedback.api", "router.feedback.reload")
+FEATURE_MODULES: tuple[str, ...] = (
+    "router.feedback.api",
+    "router.feedback.reload",
+    "router.observability",
+    "router.metrics",
+    "router.tracing",
+    "router.console",
+)
 
 
 def _features() -> list[Any]:

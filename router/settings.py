@@ -119,6 +119,18 @@ class ClassifierConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     backend: str = "torch"
 
 
+class ObservabilityConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Process logs, /metrics and traces (router/metrics.py, router/observability.py, router/tracing.py)."""
+
+    log_format: Literal["json", "text", "none"] = "json"  # "none": leave logging as the host set it up
+    log_level: str = "INFO"
+    access_log: bool = False  # one JSON line per finished request (off: the request log table has it all)
+    metrics: bool = True
+    # off | global (the process's TracerProvider, e.g. set by opentelemetry-instrument) | console | otlp
+    tracing: Literal["off", "global", "console", "otlp"] = "off"
+    service_name: str = "tiergate"
+
+
 class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     providers: dict[str, ProviderConfig] = {}
     models: dict[str, ModelConfig] = {}
@@ -127,6 +139,7 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     log: LogConfig = LogConfig()
     server: ServerConfig = ServerConfig()
     classifier: ClassifierConfig = ClassifierConfig()
+    observability: ObservabilityConfig = ObservabilityConfig()
     source: str = "<defaults>"
 
 
