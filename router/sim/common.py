@@ -110,6 +110,7 @@ async def apply_error_fault(
     return fault.status
 
 
-async def stream_pause(ctx: SimContext) -> None:
-    if ctx.chunk_ms > 0:
-        await asyncio.sleep(ctx.chunk_ms / 1000)
+async def stream_pause(ctx: SimContext, fault: FaultRule | None = None) -> None:
+    pause = fault.chunk_ms if fault is not None and fault.chunk_ms is not None else ctx.chunk_ms
+    if pause > 0:
+        await asyncio.sleep(pause / 1000)

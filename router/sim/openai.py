@@ -201,5 +201,5 @@ async def _stream(ctx: SimContext, request: SimRequest, r: Reply, n: int, fault:
         if fault is not None and fault.malformed and count == 1:
             data = b"data: {not json\n\n"
         await send({"type": "http.response.body", "body": data, "more_body": True})
-        await stream_pause(ctx)
+        await stream_pause(ctx, fault)
     await send({"type": "http.response.body", "body": b"", "more_body": False})
