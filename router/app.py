@@ -34,6 +34,7 @@ FEATURE_MODULES: tuple[str, ...] = (
     "router.metrics",
     "router.tracing",
     "router.console",
+    "router.api.responses",
 )
 
 

@@ -131,6 +131,13 @@ class ObservabilityConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=Tru
     service_name: str = "tiergate"
 
 
+class ResponsesConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Responses API conversations kept for `previous_response_id`."""
+
+    retention_hours: float = 720.0  # 30 days, as OpenAI keeps stored responses
+    purge_interval_s: float = 3600.0
+
+
 class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     providers: dict[str, ProviderConfig] = {}
     models: dict[str, ModelConfig] = {}
@@ -140,6 +147,7 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     server: ServerConfig = ServerConfig()
     classifier: ClassifierConfig = ClassifierConfig()
     observability: ObservabilityConfig = ObservabilityConfig()
+    responses: ResponsesConfig = ResponsesConfig()
     source: str = "<defaults>"
 
 

@@ -65,3 +65,18 @@ requests = Table(
     Index("ix_requests_created_at", "created_at"),
     Index("ix_requests_key_id", "key_id"),
 )
+
+# Responses API conversations kept for `previous_response_id` (router/responses/store.py); rows past
+# `expires_at` are never served and are purged in the background.
+stored_responses = Table(
+    "stored_responses",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("key_id", String(64)),
+    Column("model", String(200)),
+    Column("history", JSON, nullable=False),
+    Column("response", JSON, nullable=False),
+    Index("ix_stored_responses_expires_at", "expires_at"),
+)

@@ -1,0 +1,189 @@
+"""`POST /v1/responses` (OpenAI's Responses API), served through the chat pipeline.
+
+The request becomes an OpenAI chat body (router/responses/convert.py), runs the
+same pipeline as `/v1/chat/completions` (hooks, `auto` routing, dispatch to any
+provider, one log row with endpoint "responses"), and the chat answer or stream
+is turned back into a Response or its stream events. Errors before the stream
+is committed are ordinary HTTP errors (OpenAI error body); a provider breaking
+mid-stream ends the stream with `response.failed`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import msgspec
+from litestar import Litestar, asgi
+
+from router.api.asgi import Receive, Scope, Send, read_body, send_bytes, send_error
+from router.api.chat import request_context
+from router.api.streaming import send_sse
+from router.errors import GatewayError, InvalidRequest
+from router.gateway import Gateway
+from router.pipeline import Pipeline, RequestContext, route_headers, validate_chat_body
+from router.responses.convert import (
+    Conversion,
+    assistant_message,
+    from_completion,
+    new_id,
+    parse_responses_body,
+    shell,
+    to_chat,
+)
+from router.responses.events import ResponseEvents
+from router.responses.store import ResponseStore
+from router.wire.responses import ResponseObject, ResponsesRequest
+
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder().decode
+
+
+class ResponsesHandler:
+    def __init__(self, pipeline: Pipeline, store: ResponseStore) -> None:
+        self.pipeline = pipeline
+        self.store = store
+        self.limit = pipeline.gateway.settings.server.max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        pipeline = self.pipeline
+        ctx = request_context(scope, "responses")
+        base = [("x-request-id", ctx.request_id)]
+        try:
+            await pipeline.authenticate(ctx)
+            request = parse_responses_body(await read_body(scope, receive, self.limit))
+            prior: list[dict[str, Any]] = []
+            if request.previous_response_id:
+                stored = await self.store.load(
+                    request.previous_response_id, _key_id(ctx), "previous_response_id"
+                )
+                prior = stored.history
+            conversion = to_chat(request, prior)
+            ctx.body = conversion.body
+            ctx.request = validate_chat_body(ctx.body)
+            shortcut = await pipeline.prepare(ctx)
+            response_id = new_id("resp")
+            if ctx.stream:
+                await self._stream(receive, send, ctx, base, request, conversion, response_id, shortcut)
+                return
+            if shortcut is not None and shortcut.body is not None:
+                body, model = shortcut.body, shortcut.model
+            else:
+                completed = await pipeline.complete(ctx)
+                body, model = completed.decoded.body, completed.model
+            response = from_completion(request, response_id, _decode(body), ctx.outcome.usage)
+            await self._keep(ctx, request, conversion, response)
+            headers = [*base, *ctx.response_headers, *route_headers(ctx.route, model, ctx.outcome.cost)]
+            await send_bytes(send, 200, _encode(response), headers)
+        except GatewayError as error:
+            pipeline.fail(ctx, error)
+            await send_error(
+                send, error, [*base, *ctx.response_headers, *route_headers(ctx.route, None, None)]
+            )
+        except ConnectionResetError:
+            ctx.outcome.status, ctx.outcome.http_status = "cancelled", 499
+        finally:
+            await pipeline.finish(ctx)
+
+    async def _keep(
+        self, ctx: RequestContext, request: ResponsesRequest, conversion: Conversion, response: ResponseObject
+    ) -> None:
+        if request.store is False or response.status == "failed":
+            return
+        reply = assistant_message(response.output)
+        history = [*conversion.history, reply] if reply is not None else conversion.history
+        await self.store.save(
+            response.id, _key_id(ctx), response.model, history, msgspec.to_builtins(response)
+        )
+
+    async def _stream(
+        self,
+        receive: Receive,
+        send: Send,
+        ctx: RequestContext,
+        base: list[tuple[str, str]],
+        request: ResponsesRequest,
+        conversion: Conversion,
+        response_id: str,
+        shortcut: Any,
+    ) -> None:
+        pipeline = self.pipeline
+        if shortcut is not None and shortcut.frames is not None:
+            model = shortcut.model
+            source: AsyncIterator[bytes] = _replay(shortcut.frames)
+            opened = None
+        else:
+            opened = await pipeline.open_stream(ctx)
+            model = opened.model
+            source = _opened_frames(opened)
+        events = ResponseEvents(shell(request, response_id, model.name))
+
+        async def frames() -> AsyncIterator[bytes]:
+            for frame in events.start():
+                yield frame
+            try:
+                async for chunk in source:
+                    for frame in events.feed(chunk):
+                        yield frame
+            finally:
+                if opened is not None:
+                    opened.close()
+            if opened is not None:
+                pipeline.stream_ended(ctx, opened)
+            usage = ctx.outcome.usage or events.usage
+            if opened is not None and opened.error is not None:
+                pipeline.fail(ctx, opened.error)
+                ctx.outcome.http_status = 200
+                ctx.outcome.broke_at = events.sequence
+                for frame in events.fail(opened.error.message, usage):
+                    yield frame
+                return
+            closing = events.finish(usage)
+            await self._keep(ctx, request, conversion, events.response)
+            for frame in closing:
+                yield frame
+
+        headers = [*base, *ctx.response_headers, *route_headers(ctx.route, model, None)]
+        first: list[float] = []
+        completed = await send_sse(receive, send, headers, frames(), first)
+        if first:
+            ctx.outcome.ttft_ms = (first[0] - ctx.outcome.started) * 1000
+        if not completed:
+            ctx.outcome.status, ctx.outcome.http_status = "cancelled", 499
+            if opened is not None and ctx.outcome.usage is None:
+                pipeline.stream_ended(ctx, opened)
+
+
+async def _replay(frames: list[bytes]) -> AsyncIterator[bytes]:
+    for frame in frames:
+        yield frame
+
+
+async def _opened_frames(opened: Any) -> AsyncIterator[bytes]:
+    for frame in opened.first_frames:
+        yield frame
+    async for frame in opened.rest():
+        yield frame
+
+
+def _key_id(ctx: RequestContext) -> str | None:
+    key_id = getattr(ctx.key, "id", None)
+    return str(key_id) if key_id is not None else None
+
+
+@asgi("/v1/responses", copy_scope=False)
+async def create_response(scope: Scope, receive: Receive, send: Send) -> None:
+    if scope["method"] != "POST":
+        await send_error(send, InvalidRequest("use POST for /v1/responses"), [])
+        return
+    handler: ResponsesHandler = scope["app"].state.responses_handler
+    await handler(scope, receive, send)
+
+
+route_handlers = [create_response]
+
+
+async def install(app: Litestar, gateway: Gateway, pipeline: Pipeline) -> Callable[[], Awaitable[None]]:
+    store = ResponseStore.open(gateway.settings.database_url, gateway.settings.responses)
+    app.state.responses_handler = ResponsesHandler(pipeline, store)
+    return store.start()

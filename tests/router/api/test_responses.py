@@ -1,0 +1,295 @@
+"""`POST /v1/responses` through the official openai SDK against the gateway on the sim, validated against
+OpenAI's OpenAPI schema (the Response object and every stream event)."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import openai
+import pydantic
+import pytest
+from sqlalchemy import select
+
+from router.errors import NotFound
+from router.log.schema import requests as requests_table
+from router.log.store import upgrade
+from router.responses.store import ResponseStore
+from router.settings import ResponsesConfig
+from router.sim.faults import FaultRule
+from tests.conftest import Gateway, GatewayFactory, Sim
+from tests.openapi_schema import validate
+
+WEATHER = {
+    "type": "function",
+    "name": "get_weather",
+    "description": "Current weather for a city",
+    "parameters": {
+        "type": "object",
+        "properties": {"city": {"type": "string"}, "unit": {"type": "string", "enum": ["c", "f"]}},
+        "required": ["city", "unit"],
+        "additionalProperties": False,
+    },
+    "strict": True,
+}
+
+# stream event type -> its schema in the spec
+EVENT_SCHEMAS = {
+    "response.created": "ResponseCreatedEvent",
+    "response.in_progress": "ResponseInProgressEvent",
+    "response.output_item.added": "ResponseOutputItemAddedEvent",
+    "response.output_item.done": "ResponseOutputItemDoneEvent",
+    "response.content_part.added": "ResponseContentPartAddedEvent",
+    "response.content_part.done": "ResponseContentPartDoneEvent",
+    "response.output_text.delta": "ResponseTextDeltaEvent",
+    "response.output_text.done": "ResponseTextDoneEvent",
+    "response.function_call_arguments.delta": "ResponseFunctionCallArgumentsDeltaEvent",
+    "response.function_call_arguments.done": "ResponseFunctionCallArgumentsDoneEvent",
+    "response.completed": "ResponseCompletedEvent",
+    "response.incomplete": "ResponseIncompleteEvent",
+    "response.failed": "ResponseFailedEvent",
+    "error": "ResponseErrorEvent",
+}
+
+
+def raw_events(gateway: Gateway, body: dict[str, Any]) -> list[dict[str, Any]]:
+    """POST a streamed request; every SSE event checked for `event:` = data.type and against its schema."""
+    events: list[dict[str, Any]] = []
+    with httpx.stream("POST", f"{gateway.url}/v1/responses", json={**body, "stream": True}, timeout=10) as r:
+        assert r.status_code == 200, r.read()
+        assert r.headers["content-type"].startswith("text/event-stream")
+        name = None
+        for line in r.iter_lines():
+            if line.startswith("event: "):
+                name = line[7:]
+            elif line.startswith("data: "):
+                event = json.loads(line[6:])
+                assert event["type"] == name
+                validate(event, EVENT_SCHEMAS[event["type"]])
+                validate(event, "ResponseStreamEvent")
+                events.append(event)
+                name = None
+    assert [e["sequence_number"] for e in events] == list(range(len(events)))
+    return events
+
+
+def test_plain_create_matches_schema(gateway: Gateway) -> None:
+    raw = gateway.client().responses.with_raw_response.create(
+        model="gpt-4o", input="Say hello to the team", instructions="Be brief", temperature=0.3
+    )
+    body = json.loads(raw.http_response.content)
+    validate(body, "Response")
+    response = raw.parse()
+    assert response.id.startswith("resp_") and response.object == "response"
+    assert response.status == "completed" and response.completed_at is not None
+    assert response.output_text and len(response.output_text.split()) >= 12
+    assert response.instructions == "Be brief" and response.temperature == 0.3
+    assert response.usage is not None and response.usage.input_tokens > 0 and response.usage.output_tokens > 0
+    assert response.usage.total_tokens == response.usage.input_tokens + response.usage.output_tokens
+    assert raw.headers["x-tiergate-model"] == "gpt-4o" and float(raw.headers["x-tiergate-cost-usd"]) > 0
+
+
+def test_input_items_and_auto_routing(gateway: Gateway) -> None:
+    raw = gateway.client().responses.with_raw_response.create(
+        model="auto",
+        input=[
+            {"role": "developer", "content": "You answer briefly."},
+            {"role": "user", "content": [{"type": "input_text", "text": "Solve 3x + 7 = 22"}]},
+        ],
+        max_output_tokens=16,
+    )
+    response = raw.parse()
+    assert raw.headers["x-tiergate-router"] == "placeholder" and raw.headers["x-tiergate-tier"] == "reasoning"
+    # 16 tokens cut the answer short: OpenAI reports that as incomplete
+    assert response.status == "incomplete"
+    assert (
+        response.incomplete_details is not None and response.incomplete_details.reason == "max_output_tokens"
+    )
+    validate(json.loads(raw.http_response.content), "Response")
+
+
+def test_streamed_text_event_sequence(gateway: Gateway) -> None:
+    events = raw_events(gateway, {"model": "deepseek-v3", "input": "Tell me about routing please"})
+    kinds = [e["type"] for e in events]
+    assert kinds[:5] == [
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.content_part.added",
+        "response.output_text.delta",
+    ]
+    assert kinds[-4:] == [
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "response.completed",
+    ]
+    text = "".join(e["delta"] for e in events if e["type"] == "response.output_text.delta")
+    assert events[-4]["text"] == text and len(text.split()) >= 12
+    final = events[-1]["response"]
+    assert final["output"][0]["content"][0]["text"] == text and final["usage"]["output_tokens"] > 0
+    assert events[0]["response"]["status"] == "in_progress" and final["status"] == "completed"
+    item_id = events[2]["item"]["id"]
+    assert all(e["item_id"] == item_id for e in events if "item_id" in e)
+
+
+def test_sdk_stream_helper_accumulates_the_same_response(gateway: Gateway) -> None:
+    client = gateway.client()
+    with client.responses.stream(model="gpt-4o", input="hello there") as stream:
+        deltas = [e.delta for e in stream if e.type == "response.output_text.delta"]
+        final = stream.get_final_response()
+    assert final.output_text == "".join(deltas) and final.status == "completed"
+
+
+def test_function_tool_loop_with_previous_response_id(gateway: Gateway) -> None:
+    client = gateway.client()
+    first = client.responses.create(
+        model="gpt-4o", input="What's the weather in Paris?", tools=[WEATHER], tool_choice="auto"
+    )
+    calls = [item for item in first.output if item.type == "function_call"]
+    assert len(calls) == 1 and calls[0].name == "get_weather"
+    assert json.loads(calls[0].arguments) == {"city": "sample", "unit": "c"}
+    assert calls[0].id.startswith("fc_") and calls[0].call_id.startswith("call_")
+    second = client.responses.create(
+        model="gpt-4o",
+        previous_response_id=first.id,
+        input=[{"type": "function_call_output", "call_id": calls[0].call_id, "output": '{"temp": 21}'}],
+        tools=[WEATHER],
+    )
+    # the sim answers in text only when the last message it sees is the tool result: the stored history
+    # (user turn, assistant tool call) came back in front of the new input
+    assert second.output_text and second.previous_response_id == first.id
+    assert second.usage is not None and second.usage.input_tokens > first.usage.input_tokens  # type: ignore[union-attr]
+    third = client.responses.create(model="gpt-4o", previous_response_id=second.id, input="Thanks! And Rome?")
+    assert third.output_text
+
+
+def test_streamed_function_call_events(gateway: Gateway) -> None:
+    events = raw_events(
+        gateway,
+        {
+            "model": "gpt-4o",
+            "input": "Weather?",
+            "tools": [WEATHER],
+            "tool_choice": {"type": "function", "name": "get_weather"},
+        },
+    )
+    kinds = [e["type"] for e in events]
+    assert kinds[2] == "response.output_item.added" and events[2]["item"]["type"] == "function_call"
+    assert events[2]["item"]["arguments"] == "" and events[2]["item"]["name"] == "get_weather"
+    deltas = [e["delta"] for e in events if e["type"] == "response.function_call_arguments.delta"]
+    done = next(e for e in events if e["type"] == "response.function_call_arguments.done")
+    assert "".join(deltas) == done["arguments"] and json.loads(done["arguments"])["city"] == "sample"
+    assert kinds[-2:] == ["response.output_item.done", "response.completed"]
+    assert events[-1]["response"]["output"][0]["arguments"] == done["arguments"]
+
+
+class Answer(pydantic.BaseModel):
+    city: str
+    population: int
+    districts: list[str]
+
+
+def test_structured_output(gateway: Gateway) -> None:
+    parsed = gateway.client().responses.parse(model="gpt-4o", input="Describe Paris", text_format=Answer)
+    assert parsed.output_parsed is not None
+    assert parsed.output_parsed.districts and isinstance(parsed.output_parsed.population, int)
+
+
+@pytest.mark.parametrize(
+    ("tool", "name"),
+    [
+        ({"type": "web_search"}, "web_search"),
+        ({"type": "file_search", "vector_store_ids": ["vs_1"]}, "file_search"),
+        ({"type": "code_interpreter", "container": {"type": "auto"}}, "code_interpreter"),
+        (
+            {"type": "computer_use_preview", "display_width": 1, "display_height": 1, "environment": "linux"},
+            "computer_use_preview",
+        ),
+    ],
+)
+def test_builtin_tools_are_a_clear_400(gateway: Gateway, tool: dict[str, Any], name: str) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        gateway.client().responses.create(model="gpt-4o", input="hi", tools=[WEATHER, tool])  # type: ignore[list-item]
+    assert name in caught.value.message and "function" in caught.value.message
+    assert caught.value.param == "tools[1].type"  # type: ignore[attr-defined]
+
+
+def test_unknown_or_unstored_previous_response_is_404(gateway: Gateway) -> None:
+    client = gateway.client()
+    with pytest.raises(openai.NotFoundError):
+        client.responses.create(model="gpt-4o", input="hi", previous_response_id="resp_nope")
+    unstored = client.responses.create(model="gpt-4o", input="hi", store=False)
+    assert unstored.store is False
+    with pytest.raises(openai.NotFoundError):
+        client.responses.create(model="gpt-4o", input="again", previous_response_id=unstored.id)
+
+
+def test_stream_break_ends_with_response_failed(gateway: Gateway, sim: Sim) -> None:
+    sim.app.ctx.faults.add(FaultRule(match="break me", stream_error_after=4))
+    sim.app.ctx.chunk_ms = 20  # frames arrive one by one, so the first is committed before the break
+    try:
+        events = raw_events(gateway, {"model": "gpt-4o", "input": "please break me now"})
+    finally:
+        sim.app.ctx.chunk_ms = 0
+    assert events[-1]["type"] == "response.failed"
+    failed = events[-1]["response"]
+    assert failed["status"] == "failed" and failed["error"]["code"] == "server_error"
+
+
+def test_logged_as_responses(gateway: Gateway) -> None:
+    client = gateway.client()
+    client.responses.create(model="gpt-4o", input="hello", extra_headers={"x-request-id": "resp-log-1"})
+    for _ in client.responses.create(
+        model="gpt-4o", input="hello", stream=True, extra_headers={"x-request-id": "resp-log-2"}
+    ):
+        pass
+    deadline = time.monotonic() + 10
+    rows: dict[str, Any] = {}
+    while len(rows) < 2 and time.monotonic() < deadline:
+        with gateway.engine.connect() as connection:
+            rows = {r.id: r for r in connection.execute(select(requests_table))}
+        time.sleep(0.05)
+    for request_id in ("resp-log-1", "resp-log-2"):
+        row = rows[request_id]
+        assert row.endpoint == "responses" and row.status == "ok" and row.model == "gpt-4o"
+        assert row.prompt_tokens > 0 and row.completion_tokens > 0 and row.cost_usd > 0
+    assert rows["resp-log-2"].streamed is True and rows["resp-log-2"].cost_estimated is False
+
+
+def test_expired_responses_are_not_served_and_are_purged(make_gateway: GatewayFactory) -> None:
+    gateway = make_gateway(overrides={"responses": {"retention_hours": 0.0}})
+    client = gateway.client()
+    first = client.responses.create(model="gpt-4o", input="hi")
+    with pytest.raises(openai.NotFoundError):
+        client.responses.create(model="gpt-4o", input="again", previous_response_id=first.id)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_store_round_trip_and_purge(
+    backend: str, tmp_path: Any, request: pytest.FixtureRequest
+) -> None:
+    url = (
+        f"sqlite:///{tmp_path / 'store.db'}"
+        if backend == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
+    upgrade(url)
+    store = ResponseStore.open(url, ResponsesConfig(retention_hours=1.0))
+    try:
+        history = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]
+        await store.save("resp_a", "key-1", "gpt-4o", history, {"id": "resp_a"})
+        await store.save("resp_b", None, "gpt-4o", history, {"id": "resp_b"})
+        assert (await store.load("resp_a", "key-1", "p")).history == history
+        with pytest.raises(NotFound):
+            await store.load("resp_a", "key-2", "p")  # another key's conversation is not visible
+        assert (await store.load("resp_b", "anyone", "p")).response == {"id": "resp_b"}
+        assert await store.purge(datetime.now(UTC)) == 0
+        assert await store.purge(datetime.now(UTC) + timedelta(hours=2)) == 2
+        with pytest.raises(NotFound):
+            await store.load("resp_b", None, "p")
+    finally:
+        await store.close()
