@@ -18,18 +18,25 @@ def health() -> dict[str, str]:
 
 
 def _ping(gateway: Gateway) -> None:
-    with gateway.writer._engine.connect() as connection:
+    with gateway.writer.engine.connect() as connection:
         connection.execute(text("SELECT 1"))
 
 
 @get("/ready")
 async def ready(request: Request[Any, Any, Any]) -> dict[str, Any]:
     gateway: Gateway = request.app.state.gateway
-    try:
-        await asyncio.wait_for(asyncio.to_thread(_ping, gateway), timeout=2.0)
-        database = "ok"
-    except Exception as exc:
-        database = f"unreachable ({type(exc).__name__})"
+    # One ping at a time: against a hung database, repeated probes must not pile up blocked threads.
+    pending: asyncio.Future[None] | None = gateway.extras.get("db_ping")
+    if pending is not None and not pending.done():
+        database = "unreachable (previous ping still waiting)"
+    else:
+        ping = asyncio.ensure_future(asyncio.to_thread(_ping, gateway))
+        gateway.extras["db_ping"] = ping
+        try:
+            await asyncio.wait_for(asyncio.shield(ping), timeout=2.0)
+            database = "ok"
+        except Exception as exc:
+            database = f"unreachable ({type(exc).__name__})"
     stats = gateway.writer.stats
     checks: dict[str, Any] = {
         "config": gateway.settings.source,

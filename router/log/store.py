@@ -48,7 +48,16 @@ def make_engine(url: str) -> Engine:
         pool_size=5,
         max_overflow=5,
         pool_timeout=5,
-        connect_args={"connect_timeout": 3, "options": "-c statement_timeout=10000"},
+        # Keepalives bound how long a write can hang on a server that stopped answering (~11 s): the
+        # writer then sees an error, keeps the batch and retries, instead of waiting forever.
+        connect_args={
+            "connect_timeout": 3,
+            "options": "-c statement_timeout=10000",
+            "keepalives": 1,
+            "keepalives_idle": 5,
+            "keepalives_interval": 2,
+            "keepalives_count": 3,
+        },
     )
 
 
