@@ -8,7 +8,6 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import openai
 import pydantic
 import pytest
@@ -22,6 +21,7 @@ from router.settings import ResponsesConfig
 from router.sim.faults import FaultRule
 from tests.conftest import Gateway, GatewayFactory, Sim
 from tests.openapi_schema import validate
+from tests.sse import responses_events
 
 WEATHER = {
     "type": "function",
@@ -36,44 +36,9 @@ WEATHER = {
     "strict": True,
 }
 
-# stream event type -> its schema in the spec
-EVENT_SCHEMAS = {
-    "response.created": "ResponseCreatedEvent",
-    "response.in_progress": "ResponseInProgressEvent",
-    "response.output_item.added": "ResponseOutputItemAddedEvent",
-    "response.output_item.done": "ResponseOutputItemDoneEvent",
-    "response.content_part.added": "ResponseContentPartAddedEvent",
-    "response.content_part.done": "ResponseContentPartDoneEvent",
-    "response.output_text.delta": "ResponseTextDeltaEvent",
-    "response.output_text.done": "ResponseTextDoneEvent",
-    "response.function_call_arguments.delta": "ResponseFunctionCallArgumentsDeltaEvent",
-    "response.function_call_arguments.done": "ResponseFunctionCallArgumentsDoneEvent",
-    "response.completed": "ResponseCompletedEvent",
-    "response.incomplete": "ResponseIncompleteEvent",
-    "response.failed": "ResponseFailedEvent",
-    "error": "ResponseErrorEvent",
-}
-
 
 def raw_events(gateway: Gateway, body: dict[str, Any]) -> list[dict[str, Any]]:
-    """POST a streamed request; every SSE event checked for `event:` = data.type and against its schema."""
-    events: list[dict[str, Any]] = []
-    with httpx.stream("POST", f"{gateway.url}/v1/responses", json={**body, "stream": True}, timeout=10) as r:
-        assert r.status_code == 200, r.read()
-        assert r.headers["content-type"].startswith("text/event-stream")
-        name = None
-        for line in r.iter_lines():
-            if line.startswith("event: "):
-                name = line[7:]
-            elif line.startswith("data: "):
-                event = json.loads(line[6:])
-                assert event["type"] == name
-                validate(event, EVENT_SCHEMAS[event["type"]])
-                validate(event, "ResponseStreamEvent")
-                events.append(event)
-                name = None
-    assert [e["sequence_number"] for e in events] == list(range(len(events)))
-    return events
+    return responses_events(f"{gateway.url}/v1/responses", body)
 
 
 def test_plain_create_matches_schema(gateway: Gateway) -> None:
