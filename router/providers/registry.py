@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from router.providers.anthropic import AnthropicAdapter
 from router.providers.base import ProviderAdapter
+from router.providers.gemini import GeminiAdapter
 from router.providers.openai_compat import OpenAICompatAdapter
 
 ADAPTERS: dict[str, ProviderAdapter] = {
     "openai": OpenAICompatAdapter(),
     "anthropic": AnthropicAdapter(),
+    "gemini": GeminiAdapter(),
 }
 
 

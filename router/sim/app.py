@@ -2,6 +2,7 @@
 
   /{provider}/v1/chat/completions      OpenAI chat (any OpenAI-compatible provider)
   /{provider}/v1/messages              Anthropic Messages
+  /{provider}/v1beta/models/{m}:generateContent | :streamGenerateContent   Gemini (streams as alt=sse)
   /_sim/faults   POST a FaultRule (JSON), DELETE to clear, GET to list
   /_sim/attempts GET (?request_id=...) the attempts seen, DELETE to clear
 
@@ -18,6 +19,7 @@ import msgspec
 
 from router.api.asgi import Receive, Scope, Send
 from router.sim import anthropic as anthropic_dialect
+from router.sim import gemini as gemini_dialect
 from router.sim import openai as openai_dialect
 from router.sim.answers import text_of
 from router.sim.common import SimContext, SimRequest, SimulatedReset, decode, header, read_all, send_json
@@ -44,6 +46,8 @@ def _openai_request(provider: str, path: str, body: dict[str, Any], request_id: 
 DIALECTS: dict[str, tuple[Callable[[str, str, dict[str, Any], str | None], SimRequest], DialectHandler]] = {
     "/v1/chat/completions": (_openai_request, openai_dialect.handle),
     "/v1/messages": (anthropic_dialect.parse, anthropic_dialect.handle),
+    ":generateContent": (gemini_dialect.parse, gemini_dialect.handle),
+    ":streamGenerateContent": (gemini_dialect.parse, gemini_dialect.handle),
 }
 
 

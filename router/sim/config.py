@@ -17,9 +17,10 @@ def sim_config(sim_url: str, database_url: str) -> dict[str, Any]:
         "openai": {"kind": "openai", "base_url": f"{base}/openai/v1"},
         "deepseek": {"kind": "openai", "base_url": f"{base}/deepseek/v1"},
         "anthropic": {"kind": "anthropic", "base_url": f"{base}/anthropic/v1"},
+        "gemini": {"kind": "gemini", "base_url": f"{base}/gemini/v1beta"},
     }
     models: dict[str, Any] = {}
-    for provider in ("openai", "deepseek", "anthropic"):
+    for provider in ("openai", "deepseek", "anthropic", "gemini"):
         for name, model in KNOWN_PROVIDERS[provider]["models"].items():
             models[name] = {"provider": provider, **model}
     models["deepseek-v3"]["aliases"] = ["deepseek-chat"]
@@ -30,10 +31,11 @@ def sim_config(sim_url: str, database_url: str) -> dict[str, Any]:
         "routing": {
             "tiers": {
                 # First the cheapest adequate model, then other providers as fallbacks (so an outage of
-                # one provider is served by another).
+                # one provider is served by another). Gemini 2.5 Pro lists cheaper than gpt-4o but stays
+                # second in `hard` so the demo's gpt-4o baseline comparison keeps its meaning.
                 "simple": ["deepseek-v3", "gpt-4o-mini", "claude-haiku-4.5"],
-                "reasoning": ["deepseek-r1", "gpt-4o"],
-                "hard": ["gpt-4o", "claude-sonnet-4"],
+                "reasoning": ["deepseek-r1", "gemini-2.5-flash", "gpt-4o"],
+                "hard": ["gpt-4o", "gemini-2.5-pro", "claude-sonnet-4"],
             },
             "baseline": "gpt-4o",
         },
