@@ -35,6 +35,7 @@ FEATURE_MODULES: tuple[str, ...] = (
     "router.tracing",
     "router.console",
     "router.api.responses",
+    "router.keys.feature",
 )
 
 

@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "router.commands.db",
     "router.commands.demo",
     "router.feedback.cli",
+    "router.keys.cli",
 )
 
 

@@ -176,6 +176,8 @@ class Pipeline:
         outcome.usage = completed.decoded.usage
         outcome.completion_text = completed.decoded.completion_text
         outcome.text_chars = len(completed.decoded.completion_text or "")
+        if "cache_key" in ctx.state:
+            ctx.state["cache_body"] = completed.decoded.body  # the response cache stores it at finish
         self.settle_cost(ctx)
         return completed
 

@@ -14,6 +14,8 @@ from typing import Any, Literal
 import msgspec
 import yaml
 
+from router.keys.config import KeysConfig
+
 Tier = Literal["simple", "reasoning", "hard"]
 TIERS: tuple[Tier, ...] = ("simple", "reasoning", "hard")
 Capability = Literal["tools", "vision", "json_schema", "streaming", "reasoning"]
@@ -148,6 +150,7 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     classifier: ClassifierConfig = ClassifierConfig()
     observability: ObservabilityConfig = ObservabilityConfig()
     responses: ResponsesConfig = ResponsesConfig()
+    keys: KeysConfig = KeysConfig()
     source: str = "<defaults>"
 
 

@@ -25,11 +25,16 @@ def request_context(scope: Scope, endpoint: str) -> RequestContext:
 async def openai_frames(pipeline: Pipeline, ctx: RequestContext, opened: OpenStream) -> AsyncIterator[bytes]:
     """The stream as OpenAI SSE frames; an upstream break after the first byte ends it with an error event."""
     sent = 0
+    captured: list[bytes] | None = ctx.state.get("cache_frames")  # the response cache keeps a copy
     try:
         for frame in opened.first_frames:
+            if captured is not None:
+                captured.append(frame)
             yield frame
             sent += 1
         async for frame in opened.rest():
+            if captured is not None:
+                captured.append(frame)
             yield frame
             sent += 1
         if opened.error is not None:

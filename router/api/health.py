@@ -50,7 +50,8 @@ async def ready(request: Request[Any, Any, Any]) -> dict[str, Any]:
         "classifier": gateway.scorer.version if gateway.scorer else "placeholder",
         "policy_version": gateway.policy_version,
     }
+    degraded = database != "ok" or not stats.healthy
     for name, probe in gateway.extras.get("ready_checks", {}).items():
         checks[name] = probe()
-    degraded = database != "ok" or not stats.healthy
+        degraded = degraded or (isinstance(checks[name], dict) and bool(checks[name].get("degraded")))
     return {"status": "degraded" if degraded else "ready", "checks": checks}

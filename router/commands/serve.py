@@ -42,6 +42,13 @@ def run(args: argparse.Namespace) -> int:
     host = args.host or settings.server.host
     port = args.port or settings.server.port
     workers = args.workers or settings.server.workers
+    from router.keys.openmode import check as check_open_mode
+
+    allowed, message = check_open_mode(settings.database_url, host)
+    if message:
+        print(message, file=sys.stderr)
+    if not allowed:
+        return 2
     print(
         f"tiergate: serving on http://{host}:{port} ({workers} worker(s), config {settings.source})",
         file=sys.stderr,
