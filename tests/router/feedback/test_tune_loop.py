@@ -51,7 +51,8 @@ def test_tune_routes_failing_family_higher(
             "source": str(config_path),
         }
     )
-    client = gateway.client()
+    # With a master key set, the gateway authenticates every call (router/keys): use it as the caller's key.
+    client = gateway.client(api_key="master-test-key")
     prompts: dict[str, str] = {}
     for i in range(20):
         for family, template in (("short", SHORT), ("long", LONG)):
@@ -68,7 +69,9 @@ def test_tune_routes_failing_family_higher(
         score = 0.0 if request_id.startswith("long") else 1.0
         assert (
             httpx.post(
-                f"{gateway.url}/v1/feedback", json={"request_id": request_id, "score": score}
+                f"{gateway.url}/v1/feedback",
+                json={"request_id": request_id, "score": score},
+                headers={"authorization": "Bearer master-test-key"},
             ).status_code
             == 201
         )
