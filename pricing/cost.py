@@ -7,11 +7,17 @@ the cent. Prices are USD per 1M tokens.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Protocol
 
 MILLION = Decimal(1_000_000)
 ZERO = Decimal(0)
+CENT = Decimal("0.01")
+
+
+def cents(amount: Decimal) -> Decimal:
+    """Round to the cent the way an invoice does (half up), only ever for display."""
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def to_decimal(value: float | int | str | Decimal | None) -> Decimal | None:
@@ -49,17 +55,35 @@ class Price:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Tokens:
+    """A usage record outside the gateway (a log row, a what-if): same fields and meaning as `UsageLike`."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    reasoning_tokens: int = 0
+    cache_creation_tokens: int = 0
+
+
 class UsageLike(Protocol):
-    prompt_tokens: int
-    completion_tokens: int
-    cached_tokens: int
-    reasoning_tokens: int
-    cache_creation_tokens: int
+    # Read-only members: the gateway's mutable Usage and the frozen Tokens both fit.
+    @property
+    def prompt_tokens(self) -> int: ...
+    @property
+    def completion_tokens(self) -> int: ...
+    @property
+    def cached_tokens(self) -> int: ...
+    @property
+    def reasoning_tokens(self) -> int: ...
+    @property
+    def cache_creation_tokens(self) -> int: ...
 
 
 def request_cost(price: Price, usage: UsageLike) -> Decimal:
     """Cost in USD. `prompt_tokens` includes cached ones and `completion_tokens` includes reasoning ones,
-    as OpenAI reports them; each part is billed at its own rate where the model has one."""
+    as OpenAI reports them; each part is billed at its own rate where the model has one.
+    `cache_creation_tokens` (Anthropic's cache writes) are reported apart from the prompt and billed on top."""
     cached = min(usage.cached_tokens, usage.prompt_tokens)
     cached_rate = (
         price.cached_input_per_mtok if price.cached_input_per_mtok is not None else price.input_per_mtok

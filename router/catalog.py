@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pricing.catalog import Catalog, load_catalog
 from pricing.cost import Price
 from router.providers.base import ProviderAdapter
 from router.providers.registry import adapter_for
@@ -40,14 +41,23 @@ class Model:
         return capability in self.config.capabilities
 
 
-def _price(config: ModelConfig) -> Price:
-    return Price.of(
-        config.input_per_mtok, config.output_per_mtok, config.cached_input_per_mtok, config.reasoning_per_mtok
-    )
+def _price(config: ModelConfig, provider: str, upstream: str, catalog: Catalog | None) -> Price:
+    """The config's prices; a model configured without any falls back to the pricing catalog's entry
+    for `provider/upstream` (then the bare upstream name), else stays at zero."""
+    if config.input_per_mtok or config.output_per_mtok or catalog is None:
+        return Price.of(
+            config.input_per_mtok,
+            config.output_per_mtok,
+            config.cached_input_per_mtok,
+            config.reasoning_per_mtok,
+        )
+    entry = catalog.get(f"{provider}/{upstream}") or catalog.get(upstream)
+    return entry.price if entry is not None else Price.of(0, 0)
 
 
 class ModelIndex:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, catalog: Catalog | None = None) -> None:
+        self._catalog = catalog
         self.models: dict[str, Model] = {}
         self._names: dict[str, Model] = {}
         for name, config in settings.models.items():
@@ -61,7 +71,9 @@ class ModelIndex:
                 )
                 for dep in config.all_deployments()
             )
-            model = Model(name=name, config=config, price=_price(config), deployments=deployments)
+            first = deployments[0]
+            price = _price(config, first.provider_name, first.upstream, self.catalog(config))
+            model = Model(name=name, config=config, price=price, deployments=deployments)
             self.models[name] = model
             for alias in (name, *config.aliases):
                 self._names[alias] = model
@@ -78,10 +90,19 @@ class ModelIndex:
         provider = self._settings.providers.get(provider_name) if sep else None
         if provider is None or not upstream:
             return None
-        # A model the config does not list: routed as asked, priced at zero until the catalog knows it.
+        # A model the config does not list: routed as asked, priced from the catalog (zero if unknown there).
         config = ModelConfig(provider=provider_name, upstream=upstream, capabilities=list(_ALL_CAPABILITIES))
         deployment = Deployment(provider_name, provider, adapter_for(provider.kind), upstream, 1.0)
-        return Model(name=name, config=config, price=_price(config), deployments=(deployment,))
+        price = _price(config, provider_name, upstream, self.catalog(config))
+        return Model(name=name, config=config, price=price, deployments=(deployment,))
+
+    def catalog(self, config: ModelConfig) -> Catalog | None:
+        """Loaded on first need only: a config that prices every model never reads the catalog."""
+        if config.input_per_mtok or config.output_per_mtok:
+            return None
+        if self._catalog is None:
+            self._catalog = load_catalog()
+        return self._catalog
 
 
 _ALL_CAPABILITIES: tuple[Capability, ...] = ("tools", "vision", "json_schema", "streaming", "reasoning")

@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "router.commands.demo",
     "router.feedback.cli",
     "router.keys.cli",
+    "pricing.cli",
 )
 
 

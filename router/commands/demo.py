@@ -102,31 +102,25 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _summary(engine: object, settings: object, elapsed: float) -> None:
-    from sqlalchemy import Engine, select
+    from sqlalchemy import Engine
 
-    from pricing.cost import tokens_cost
-    from router.catalog import ModelIndex
-    from router.log.schema import requests
+    from pricing.cli import baseline_price
+    from pricing.logrows import fetch_rows
+    from pricing.render import money, pct
+    from pricing.report import build_report
+    from router.settings import Settings
 
-    assert isinstance(engine, Engine)
-    index = ModelIndex(settings)  # type: ignore[arg-type]
-    baseline_name = settings.routing.baseline or "gpt-4o"  # type: ignore[attr-defined]
-    baseline = index.resolve(baseline_name)
-    assert baseline is not None
-    with engine.connect() as connection:
-        rows = connection.execute(
-            select(
-                requests.c.cost_usd, requests.c.prompt_tokens, requests.c.completion_tokens, requests.c.status
-            )
-        ).all()
-    actual = sum((Decimal(r.cost_usd) for r in rows), Decimal(0))
-    # Baseline output length: assumed equal to the routed model's (stated, not hidden).
-    base = sum((tokens_cost(baseline.price, r.prompt_tokens, r.completion_tokens) for r in rows), Decimal(0))
-    saved = base - actual
-    pct = (saved / base * 100) if base else Decimal(0)
-    ok = sum(1 for r in rows if r.status == "ok")
-    print(f"\n{len(rows)} requests logged ({ok} ok) in {elapsed:.1f} s")
-    print(f"routed spend      ${actual:.6f}")
-    print(f"all-{baseline_name} spend  ${base:.6f}  (same prompt and output tokens on {baseline_name})")
-    print(f"saved             ${saved:.6f}  ({pct:.1f}% less)")
+    assert isinstance(engine, Engine) and isinstance(settings, Settings)
+    baseline = settings.routing.baseline or "gpt-4o"
+    price = baseline_price(baseline, settings)
+    assert price is not None
+    report = build_report(fetch_rows(engine), baseline, price)
+    total = report.total
+    print(f"\n{total.requests} requests logged ({total.ok} ok) in {elapsed:.1f} s")
+    print(f"routed spend      {money(total.actual, 6)}")
+    print(f"all-{baseline} spend  {money(total.baseline, 6)}  (same prompt and output tokens on {baseline})")
+    print(f"saved             {money(total.saved, 6)}  ({pct(total.saved_pct)} less)")
+    print(
+        f"full report: TIERGATE_DATABASE_URL={engine.url} tiergate report [--format html --out report.html]"
+    )
     sys.stdout.flush()
