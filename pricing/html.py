@@ -126,7 +126,7 @@ def render_html(report: Report) -> str:
 {_card("cache hits", cache)}
 </div>
 <div class="method"><b>Baseline output length ({escape(report.method)}):</b> {escape(report.method_text)}.
-{escape(report.quality_note)}.{f" {total.estimated} requests had no provider usage; their cost was counted locally." if total.estimated else ""}</div>
+{escape(report.quality_note)}.{f" {total.estimated} request(s) had no provider usage; their cost was counted locally." if total.estimated else ""}</div>
 <div class="grid">
 <div class="panel"><h2>Spend vs baseline over time (cumulative)</h2>{_timeline(report, places)}</div>
 <div class="panel"><h2>Tier mix (requests)</h2>{tier_mix}</div>

@@ -33,11 +33,11 @@ def pct(value: Decimal | None) -> str:
 
 
 def price_text(price: Price) -> str:
-    text = f"${price.input_per_mtok} in / ${price.output_per_mtok} out per 1M tokens"
+    text = f"${exact(price.input_per_mtok)} in / ${exact(price.output_per_mtok)} out per 1M tokens"
     if price.cached_input_per_mtok is not None:
-        text += f", cached in ${price.cached_input_per_mtok}"
+        text += f", cached in ${exact(price.cached_input_per_mtok)}"
     if price.reasoning_per_mtok is not None:
-        text += f", reasoning ${price.reasoning_per_mtok}"
+        text += f", reasoning ${exact(price.reasoning_per_mtok)}"
     return text
 
 
@@ -90,7 +90,7 @@ def render_table(report: Report) -> str:
     )
     if total.estimated:
         lines.append(
-            f"{total.estimated} requests had no provider usage: their cost was counted locally (estimated)"
+            f"{total.estimated} request(s) had no provider usage: their cost was counted locally (estimated)"
         )
     lines.append(report.quality_note)
     if isinstance(report.whatif, WhatIf):

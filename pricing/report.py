@@ -161,7 +161,7 @@ class Report:
     @property
     def quality_note(self) -> str:
         if self.quality_source is None:
-            return "No quality figures: the database has no feedback or outcome table yet"
+            return "No quality figures: no feedback or outcome is recorded for these requests"
         return f"Quality = mean of {self.quality_source} over the requests that have one (0..1)"
 
 
