@@ -1,0 +1,92 @@
+"""The console's login: master key only, signed HTTP-only cookie, CSRF on forms, logout ends the session."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from router.console.session import COOKIE, ConsoleAuth
+from tests.conftest import Gateway, GatewayFactory
+
+MASTER = "sk-master-test-0123456789abcdef"
+
+
+@pytest.fixture
+def console(make_gateway: GatewayFactory, monkeypatch: pytest.MonkeyPatch) -> Gateway:
+    monkeypatch.setenv("TIERGATE_MASTER_KEY", MASTER)
+    return make_gateway()
+
+
+def login(gateway: Gateway, key: str = MASTER) -> httpx.Client:
+    client = httpx.Client(base_url=gateway.url, timeout=30)
+    response = client.post("/ui/login", data={"key": key, "next": "/ui/pricing"})
+    if key == MASTER:
+        assert response.status_code == 303 and response.headers["location"] == "/ui/pricing"
+        cookie = response.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=strict" in cookie and "path=/" in cookie
+        assert MASTER.lower() not in cookie
+    return client
+
+
+def test_pages_need_a_session(console: Gateway) -> None:
+    for path in ("/ui", "/ui/playground", "/ui/dashboard", "/ui/pricing", "/ui/keys"):
+        response = httpx.get(console.url + path)
+        assert response.status_code == 303 and response.headers["location"].startswith("/ui/login"), path
+    assert httpx.get(console.url + "/ui/api/requests/x").status_code == 401
+
+
+def test_wrong_key_and_forged_cookie_are_refused(console: Gateway) -> None:
+    response = httpx.post(console.url + "/ui/login", data={"key": "nope"})
+    assert response.status_code == 401 and "not the master key" in response.text
+    assert COOKIE not in response.headers.get("set-cookie", "")
+    forged = ConsoleAuth("some-other-key").issue()
+    response = httpx.get(console.url + "/ui/pricing", cookies={COOKIE: forged})
+    assert response.status_code == 303
+
+
+def test_session_pages_playground_call_and_logout(console: Gateway) -> None:
+    client = login(console)
+    page = client.get("/ui/playground")
+    assert page.status_code == 200 and 'value="gpt-4o-mini"' in page.text
+    assert MASTER not in page.text
+    assert page.headers["content-security-policy"].startswith("default-src 'self'")
+    # The playground's call: cookie plus the console header, no key of its own.
+    response = client.post(
+        "/v1/chat/completions",
+        json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
+        headers={"x-tiergate-console": "1"},
+    )
+    assert response.status_code == 200 and response.headers["x-tiergate-model"] == "gpt-4o-mini"
+    # A form post without the session's CSRF token is refused; with it, logout ends the session.
+    assert client.post("/ui/logout", data={"csrf": "wrong"}).status_code == 403
+    csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    stolen = dict(client.cookies)
+    assert client.post("/ui/logout", data={"csrf": csrf}).status_code == 303
+    assert httpx.get(console.url + "/ui/pricing", cookies=stolen).status_code == 303
+
+
+def test_open_redirect_is_refused(console: Gateway) -> None:
+    client = httpx.Client(base_url=console.url)
+    response = client.post("/ui/login", data={"key": MASTER, "next": "https://evil.example/"})
+    assert response.headers["location"] == "/ui/playground"
+
+
+def test_without_a_master_key_the_console_says_so(
+    make_gateway: GatewayFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TIERGATE_MASTER_KEY", raising=False)
+    gateway = make_gateway()
+    response = httpx.get(gateway.url + "/ui/login")
+    assert response.status_code == 503 and "TIERGATE_MASTER_KEY" in response.text
+    assert httpx.post(gateway.url + "/ui/login", data={"key": ""}).status_code == 503
+
+
+def test_pricing_calculator_is_exact(console: Gateway) -> None:
+    client = login(console)
+    page = client.get(
+        "/ui/pricing", params={"q": "gpt-4o", "input_tokens": "10000000", "output_tokens": "5000000"}
+    )
+    assert page.status_code == 200
+    # gpt-4o at $2.50 in / $10 out per 1M: 10M in + 5M out a day = $75.00/day, $2,250.00 per 30 days.
+    row = page.text.split('<span class="model">gpt-4o</span>', 1)[1].split("</tr>", 1)[0]
+    assert "$75.00" in row and "$2,250.00" in row

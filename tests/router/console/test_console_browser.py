@@ -1,0 +1,114 @@
+"""The console end to end in real headless Chromium: one browser session for the whole flow.
+
+Screenshots of each page go to artifacts/console/ (gitignored).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import Gateway, GatewayFactory
+from tests.router.console.test_console_auth import MASTER
+from tests.router.test_request_log import wait_rows
+
+CHROMIUM = os.environ.get("TIERGATE_TEST_CHROMIUM", "/usr/bin/chromium")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = Path(__file__).resolve().parents[3] / "artifacts" / "console"
+
+
+@pytest.fixture
+def browser_page() -> Iterator[Any]:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("playwright is not installed (pip install playwright; never `playwright install`)")
+    if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.set_default_timeout(20_000)
+            yield page
+        finally:
+            browser.close()
+
+
+def shot(page: Any, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_console_flow_in_chromium(
+    browser_page: Any, make_gateway: GatewayFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TIERGATE_MASTER_KEY", MASTER)
+    gateway: Gateway = make_gateway()
+    page = browser_page
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    # Log in.
+    page.goto(f"{gateway.url}/ui")
+    assert page.url.startswith(f"{gateway.url}/ui/login")
+    shot(page, "login")
+    page.fill("input[name=key]", MASTER)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{gateway.url}/ui/playground")
+    cookies = page.context.cookies()
+    session = next(c for c in cookies if c["name"] == "tiergate_console")
+    assert session["httpOnly"] and session["sameSite"] == "Strict" and MASTER not in session["value"]
+    assert page.evaluate("document.cookie") == ""  # invisible to scripts
+
+    # Playground: one prompt, `auto` and a chosen model side by side, streamed.
+    page.check("input[name=model][value='gpt-4o-mini']")
+    page.click("#send")
+    auto = page.locator(".result[data-model='auto']")
+    chosen = page.locator(".result[data-model='gpt-4o-mini']")
+    for card in (auto, chosen):
+        card.locator(".status", has_text="done").wait_for()
+    assert chosen.locator(".routed-model").inner_text() == "gpt-4o-mini"
+    assert auto.locator(".routed-model").inner_text() in {"deepseek-v3", "gpt-4o-mini"}
+    assert auto.locator(".tier").inner_text().startswith("simple")
+    assert auto.locator(".scores").inner_text().startswith("difficulty=")
+    assert auto.locator(".answer").inner_text().strip()
+    rows = {r["id"]: r for r in wait_rows(gateway.engine, 2)}
+    chosen_row = rows[chosen.get_attribute("data-request-id")]
+    cost = format(Decimal(str(chosen_row["cost_usd"])).normalize(), "f")
+    assert Decimal(cost) > 0 and chosen.locator(".cost").inner_text() == f"${cost}"
+    assert "gpt-4o-mini@openai 200" in chosen.locator(".attempts").inner_text()
+    assert chosen.locator(".tokens").inner_text() == (
+        f"{chosen_row['prompt_tokens']} in / {chosen_row['completion_tokens']} out"
+    )
+    shot(page, "playground")
+
+    # Pricing: the calculator, the seed's mix on GPT-4o.
+    page.click("nav a[href='/ui/pricing']")
+    page.fill("input[name=q]", "gpt-4o")
+    page.fill("#input_tokens", "10000000")
+    page.fill("#output_tokens", "5000000")
+    page.click("#calculate")
+    page.wait_for_load_state()
+    row = page.locator("table.pricing tr", has=page.locator(".model", has_text="gpt-4o")).filter(
+        has_not_text="mini"
+    )
+    assert row.first.locator(".per-day").inner_text() == "$75.00"
+    assert row.first.locator(".per-month").inner_text() == "$2,250.00"
+    shot(page, "pricing")
+
+    assert errors == []
