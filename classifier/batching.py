@@ -14,6 +14,7 @@ batches form by themselves: everything that arrives while a batch is encoding ri
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from typing import Generic, TypeVar
@@ -70,10 +71,8 @@ class MicroBatcher(Generic[In, Out]):
         while self._pending:
             if len(self._pending) < self._max_batch:
                 if self._window_s > 0:
-                    try:
+                    with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._full.wait(), self._window_s)
-                    except TimeoutError:
-                        pass
                 else:
                     await asyncio.sleep(0)
             self._full.clear()
@@ -102,7 +101,5 @@ class MicroBatcher(Generic[In, Out]):
             if not fut.done():
                 fut.set_exception(BatcherClosed("the classifier was closed"))
         if self._worker is not None and not self._worker.done():
-            try:
-                await self._worker
-            except Exception:  # noqa: S110 - the worker only fails callers, never itself
-                pass
+            # The worker hands failures to its callers and never raises itself.
+            await self._worker

@@ -23,7 +23,9 @@ def register(subparsers: Any) -> None:
     train.add_argument("--out", required=True, metavar="PATH", help="artifact to write (.npz)")
     train.add_argument("--strong", help="strong model name in `scores` (default: the best-scoring)")
     train.add_argument("--weak", help="weak model name in `scores` (default: the worst-scoring)")
-    train.add_argument("--backend", default="onnx", help="embedding backend for training (default: onnx, fp32)")
+    train.add_argument(
+        "--backend", default="onnx", help="embedding backend for training (default: onnx, fp32)"
+    )
     train.set_defaults(func=_train)
 
     evaluate = actions.add_parser(
@@ -35,7 +37,9 @@ def register(subparsers: Any) -> None:
     evaluate.add_argument("--data", nargs="+", required=True, metavar="FILE", help="JSONL data files")
     evaluate.add_argument("--strong", help="strong model name in `scores` (default: the best-scoring)")
     evaluate.add_argument("--weak", help="weak model name in `scores` (default: the worst-scoring)")
-    evaluate.add_argument("--artifact", metavar="PATH", help="artifact to evaluate (default: the shipped one)")
+    evaluate.add_argument(
+        "--artifact", metavar="PATH", help="artifact to evaluate (default: the shipped one)"
+    )
     evaluate.add_argument("--backend", default="onnx", help="embedding backend (default: onnx)")
     evaluate.add_argument("--json", action="store_true", help="print the result as JSON")
     evaluate.set_defaults(func=_eval)
@@ -54,7 +58,9 @@ def _train(args: argparse.Namespace) -> int:
         version, metadata = train_artifact(args.data, args.out, args.strong, args.weak, args.backend)
     except DataError as exc:
         return _fail(str(exc))
-    print(f"wrote {args.out} (version {version}; strong={metadata['strong_model']}, weak={metadata['weak_model']})")
+    print(
+        f"wrote {args.out} (version {version}; strong={metadata['strong_model']}, weak={metadata['weak_model']})"
+    )
     for source, rows in metadata.get("heldout_metrics", {}).items():
         ours = rows["classifier"]
         print(
@@ -76,7 +82,9 @@ def _eval(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result, indent=2, sort_keys=True))
         return 0
-    print(f"artifact {result['artifact']}  strong={result['strong']}  weak={result['weak']}  rows={result['rows']}")
+    print(
+        f"artifact {result['artifact']}  strong={result['strong']}  weak={result['weak']}  rows={result['rows']}"
+    )
     print(f"{'router':<12}{'APGR':>8}{'CPT(50%)':>11}{'CPT(80%)':>11}{'AUC':>8}")
     for name in ("classifier", "random"):
         m = result[name]

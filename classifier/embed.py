@@ -109,7 +109,8 @@ def _mean_pool(states: npt.NDArray[np.float32], mask: npt.NDArray[np.int64]) -> 
     weights = mask[:, :, None].astype(np.float32)
     pooled = (states * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
     norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-    return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+    unit: FloatArray = (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+    return unit
 
 
 class TorchEmbedder(_Tokenized):
@@ -134,7 +135,7 @@ class TorchEmbedder(_Tokenized):
                 attention_mask=torch.from_numpy(mask),
                 token_type_ids=torch.zeros_like(torch.from_numpy(ids)),
             )
-            states = out[0].numpy()
+            states = np.asarray(out[0].numpy(), dtype=np.float32)
         return _mean_pool(states, mask)
 
 

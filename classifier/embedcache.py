@@ -38,7 +38,9 @@ def embed_cached(
     if missing:
         embedder = embed.load_embedder(backend)
         report: Callable[[int], None] = (
-            (lambda done: print(f"embedded {done}/{len(missing)}", file=sys.stderr)) if progress else (lambda _: None)
+            (lambda done: print(f"embedded {done}/{len(missing)}", file=sys.stderr))
+            if progress
+            else (lambda _: None)
         )
         # Shortest first: batches of similar length waste less on padding.
         missing.sort(key=lambda item: len(item[1]))

@@ -68,7 +68,9 @@ def report(
     return table, curves
 
 
-def thresholds(scores: npt.NDArray[np.float64], shares: tuple[float, ...] = (0.2, 0.35, 0.5)) -> dict[str, float]:
+def thresholds(
+    scores: npt.NDArray[np.float64], shares: tuple[float, ...] = (0.2, 0.35, 0.5)
+) -> dict[str, float]:
     """Difficulty thresholds sending about each share of the held-out benchmark prompts to the strong model."""
     valid = np.sort(scores[~np.isnan(scores)])
     return {f"strong_share_{round(s * 100)}": float(np.quantile(valid, 1.0 - s)) for s in shares}

@@ -128,7 +128,9 @@ def load_model(path: str | Path | None = None) -> tuple[RouterModel, str]:
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
             metadata = json.loads(str(npz["metadata"]))
-            arrays = {name: np.asarray(npz[name], dtype=np.float64) for name in npz.files if name != "metadata"}
+            arrays = {
+                name: np.asarray(npz[name], dtype=np.float64) for name in npz.files if name != "metadata"
+            }
     except (ValueError, KeyError, OSError, EOFError) as exc:
         raise ArtifactError(
             f"{target} is not a tiergate classifier artifact ({exc.__class__.__name__}: {exc}); {RETRAIN_HINT}"
@@ -136,9 +138,14 @@ def load_model(path: str | Path | None = None) -> tuple[RouterModel, str]:
     expected = compatibility()
     found = {key: metadata.get(key) for key in expected}
     if found != expected:
-        diffs = ", ".join(f"{k}: artifact has {found[k]!r}, code needs {expected[k]!r}" for k in expected
-                          if found[k] != expected[k])
-        raise ArtifactError(f"classifier artifact {target} is incompatible with this version ({diffs}); {RETRAIN_HINT}")
+        diffs = ", ".join(
+            f"{k}: artifact has {found[k]!r}, code needs {expected[k]!r}"
+            for k in expected
+            if found[k] != expected[k]
+        )
+        raise ArtifactError(
+            f"classifier artifact {target} is incompatible with this version ({diffs}); {RETRAIN_HINT}"
+        )
     width = EMBEDDING_DIM + len(NAMES)
     try:
         heads = {
@@ -150,8 +157,9 @@ def load_model(path: str | Path | None = None) -> tuple[RouterModel, str]:
             )
             for name in ("difficulty", "reasoning")
         }
-        model = RouterModel(arrays["feature_mean"], arrays["feature_scale"], heads["difficulty"],
-                            heads["reasoning"], metadata)
+        model = RouterModel(
+            arrays["feature_mean"], arrays["feature_scale"], heads["difficulty"], heads["reasoning"], metadata
+        )
     except (KeyError, IndexError) as exc:
         raise ArtifactError(f"classifier artifact {target} lacks {exc}; {RETRAIN_HINT}") from exc
     shapes_ok = all(h.weights.shape == (width,) for h in heads.values()) and model.feature_mean.shape == (

@@ -18,7 +18,10 @@ from classifier.train import FOLDS, SEED, build, describe, fit
 
 
 def train_artifact(
-    paths: Sequence[str | Path], out: str | Path, strong: str | None = None, weak: str | None = None,
+    paths: Sequence[str | Path],
+    out: str | Path,
+    strong: str | None = None,
+    weak: str | None = None,
     backend: str = "onnx",
 ) -> tuple[str, dict[str, Any]]:
     """Train on `paths`, evaluate on grouped held-out folds, write the artifact; returns (version, metadata)."""
@@ -59,8 +62,11 @@ def train_artifact(
 
 
 def evaluate_file(
-    paths: Sequence[str | Path], artifact: str | Path | None = None, strong: str | None = None,
-    weak: str | None = None, backend: str = "onnx",
+    paths: Sequence[str | Path],
+    artifact: str | Path | None = None,
+    strong: str | None = None,
+    weak: str | None = None,
+    backend: str = "onnx",
 ) -> dict[str, Any]:
     """Metrics of the artifact's difficulty score (and a random router) on the rows scoring both models."""
     model, version = load_model(artifact)

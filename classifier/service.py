@@ -93,7 +93,12 @@ class RoutingClassifier:
         embedder.encode(["warm up"])
         embedder.encode(["warm up " * 40, "a"])
         return cls(
-            model, version, embedder, cache_size=cache_size, max_batch=max_batch, batch_window_ms=batch_window_ms
+            model,
+            version,
+            embedder,
+            cache_size=cache_size,
+            max_batch=max_batch,
+            batch_window_ms=batch_window_ms,
         )
 
     @property
@@ -109,8 +114,12 @@ class RoutingClassifier:
     def _run_batch(self, jobs: Sequence[_Job]) -> list[tuple[FloatArray, FloatArray | None]]:
         vectors = self._embedder.encode([job.text for job in jobs])
         return [
-            (vector, None if job.feature_text is None else features(job.feature_text[:FEATURE_TEXT_CHARS],
-                                                                     total_chars=len(job.feature_text)))
+            (
+                vector,
+                None
+                if job.feature_text is None
+                else features(job.feature_text[:FEATURE_TEXT_CHARS], total_chars=len(job.feature_text)),
+            )
             for vector, job in zip(vectors, jobs, strict=True)
         ]
 
@@ -135,7 +144,9 @@ class RoutingClassifier:
 
     async def embed(self, text: str) -> np.ndarray:
         """The unit-length embedding of `text` (bounded like a user turn), for similarity lookups."""
-        vector, _ = await self._batcher.submit(_Job(conversation_text([{"role": "user", "content": text}]), None))
+        vector, _ = await self._batcher.submit(
+            _Job(conversation_text([{"role": "user", "content": text}]), None)
+        )
         return vector
 
     async def aclose(self) -> None:

@@ -20,7 +20,7 @@ fences or digits over a long prompt is cheap and the length itself is a signal.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 # Character budgets, ~4 characters per word piece; embed.MAX_TOKENS caps whatever still overflows.
@@ -69,7 +69,7 @@ def last_user_text(messages: Iterable[Mapping[str, Any]]) -> str:
     return last
 
 
-def conversation_text(messages: list[Mapping[str, Any]]) -> str:
+def conversation_text(messages: Sequence[Mapping[str, Any]]) -> str:
     """The bounded text embedded for a conversation (see the module docstring for why this shape)."""
     user_index = -1
     for index, message in enumerate(messages):

@@ -84,7 +84,10 @@ def _logistic(c: float) -> Any:
 
 
 def fit_head(
-    x: npt.NDArray[np.float64], y: npt.NDArray[np.int64], w: npt.NDArray[np.float64], groups: npt.NDArray[np.str_],
+    x: npt.NDArray[np.float64],
+    y: npt.NDArray[np.int64],
+    w: npt.NDArray[np.float64],
+    groups: npt.NDArray[np.str_],
     c: float,
 ) -> Head:
     """Logistic regression on all rows, Platt-scaled on its out-of-fold decision values (grouped folds, so the
@@ -96,7 +99,9 @@ def fit_head(
     folds = min(FOLDS, len(set(groups.tolist())))
     oof = np.zeros(len(y))
     if folds >= 2:
-        for train_idx, test_idx in GroupKFold(n_splits=folds, shuffle=True, random_state=SEED).split(x, y, groups):
+        for train_idx, test_idx in GroupKFold(n_splits=folds, shuffle=True, random_state=SEED).split(
+            x, y, groups
+        ):
             if len(set(y[train_idx].tolist())) < 2:
                 continue
             inner = _logistic(c).fit(x[train_idx], y[train_idx], sample_weight=w[train_idx])
@@ -113,7 +118,9 @@ def fit_head(
     )
 
 
-def fit(ts: TrainingSet, rows: npt.NDArray[np.intp] | None = None, metadata: dict[str, Any] | None = None) -> RouterModel:
+def fit(
+    ts: TrainingSet, rows: npt.NDArray[np.intp] | None = None, metadata: dict[str, Any] | None = None
+) -> RouterModel:
     """Fit both heads on `rows` of the training set (all rows by default)."""
     idx = np.arange(len(ts.records)) if rows is None else rows
     feats = ts.feats[idx].astype(np.float64)
@@ -159,9 +166,17 @@ def describe(paths: Sequence[str | Path], ts: TrainingSet, strong: str, weak: st
         "strong_model": strong,
         "weak_model": weak,
         "difficulty_margin": rd.DIFFICULTY_MARGIN,
-        "hyperparameters": {"c_difficulty": C_DIFFICULTY, "c_reasoning": C_REASONING, "seed_weight": SEED_WEIGHT,
-                            "seed": SEED, "folds": FOLDS},
+        "hyperparameters": {
+            "c_difficulty": C_DIFFICULTY,
+            "c_reasoning": C_REASONING,
+            "seed_weight": SEED_WEIGHT,
+            "seed": SEED,
+            "folds": FOLDS,
+        },
         "training_embeddings": "fp32 (torch and onnx agree to 1e-6)",
-        "versions": {"scikit-learn": sklearn.__version__, "numpy": np.__version__,
-                     "python": platform.python_version()},
+        "versions": {
+            "scikit-learn": sklearn.__version__,
+            "numpy": np.__version__,
+            "python": platform.python_version(),
+        },
     }

@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "router.feedback.cli",
     "router.keys.cli",
     "pricing.cli",
+    "classifier.cli",
 )
 
 

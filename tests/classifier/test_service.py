@@ -35,7 +35,9 @@ def clf() -> Iterator[RoutingClassifier]:
 async def test_scores_are_probabilities_and_order_sensibly(clf: RoutingClassifier) -> None:
     hi = await clf.score(user("hi there"))
     maths = await clf.score(user(GSM8K_STYLE))
-    code = await clf.score(user("Implement a lock-free multi-producer queue in C++ and justify each memory order."))
+    code = await clf.score(
+        user("Implement a lock-free multi-producer queue in C++ and justify each memory order.")
+    )
     for s in (hi, maths, code):
         assert isinstance(s, Scores)
         assert 0.0 < s.difficulty < 1.0 and 0.0 < s.reasoning < 1.0
@@ -98,7 +100,7 @@ def test_version_and_metadata_describe_the_artifact(clf: RoutingClassifier) -> N
 
 
 def test_missing_artifact_is_refused_with_a_fix(tmp_path: Path) -> None:
-    with pytest.raises(ArtifactError, match="not found.*tiergate classifier train"):
+    with pytest.raises(ArtifactError, match=r"not found.*tiergate classifier train"):
         RoutingClassifier.load(tmp_path / "nope.npz")
 
 
@@ -119,7 +121,7 @@ def test_incompatible_artifact_names_the_mismatch(tmp_path: Path) -> None:
     np.savez(buffer, **arrays)
     path = tmp_path / "old.npz"
     path.write_bytes(buffer.getvalue())
-    with pytest.raises(ArtifactError, match="incompatible.*feature_version: artifact has 'features-v0'"):
+    with pytest.raises(ArtifactError, match=r"incompatible.*feature_version: artifact has 'features-v0'"):
         load_model(path)
 
 

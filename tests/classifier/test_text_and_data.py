@@ -20,7 +20,10 @@ def test_last_user_turn_comes_first_then_system_then_recent_context() -> None:
         {"role": "assistant", "content": "old answer"},
         {"role": "user", "content": "Let f(x) = x^2."},
         {"role": "assistant", "content": "Noted."},
-        {"role": "user", "content": [{"type": "text", "text": "Now differentiate it."}, {"type": "image_url"}]},
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": "Now differentiate it."}, {"type": "image_url"}],
+        },
     ]
     text = conversation_text(messages)
     assert text.startswith("Now differentiate it.")
@@ -58,11 +61,30 @@ def _write(path: Path, rows: list[object]) -> Path:
 
 def test_format_reads_scores_labels_and_drops_contaminated(tmp_path: Path) -> None:
     rows = [
-        {"id": "a", "source": "mmlu", "domain": "formal_logic", "prompt": "p1", "scores": {"big": 1.0, "small": 0.0}},
-        {"id": "b", "source": "mmlu", "domain": "marketing", "prompt": "p2", "scores": {"big": 1, "small": 1},
-         "contaminated": True},
-        {"id": "c", "source": "mine", "domain": "chat", "prompt": "p3", "scores": {}, "difficulty": 0,
-         "reasoning": 1},
+        {
+            "id": "a",
+            "source": "mmlu",
+            "domain": "formal_logic",
+            "prompt": "p1",
+            "scores": {"big": 1.0, "small": 0.0},
+        },
+        {
+            "id": "b",
+            "source": "mmlu",
+            "domain": "marketing",
+            "prompt": "p2",
+            "scores": {"big": 1, "small": 1},
+            "contaminated": True,
+        },
+        {
+            "id": "c",
+            "source": "mine",
+            "domain": "chat",
+            "prompt": "p3",
+            "scores": {},
+            "difficulty": 0,
+            "reasoning": 1,
+        },
     ]
     records = rd.read_jsonl(_write(tmp_path / "d.jsonl", rows))
     assert [r.id for r in records] == ["a", "c"]
@@ -100,5 +122,15 @@ def test_shipped_seed_set_follows_the_format() -> None:
     assert len(records) >= 200
     assert len({r.id for r in records}) == len(records)
     assert {r.difficulty for r in records} == {0, 1} and {r.reasoning for r in records} == {0, 1}
-    assert {"small_talk", "extraction", "summarisation", "translation", "rewriting", "code", "analysis",
-            "planning", "maths", "logic"} <= {r.domain for r in records}
+    assert {
+        "small_talk",
+        "extraction",
+        "summarisation",
+        "translation",
+        "rewriting",
+        "code",
+        "analysis",
+        "planning",
+        "maths",
+        "logic",
+    } <= {r.domain for r in records}
