@@ -36,6 +36,7 @@ FEATURE_MODULES: tuple[str, ...] = (
     "router.console",
     "router.api.responses",
     "router.keys.feature",
+    "router.api.messages",
 )
 
 

@@ -1,0 +1,176 @@
+"""`POST /v1/messages`: Anthropic's Messages API in front of every provider.
+
+The request becomes an OpenAI chat body (router/messages/convert.py), runs the
+same pipeline as `/v1/chat/completions` (auth hooks, `auto` routing, dispatch to
+any provider with fallbacks, one log row with endpoint "messages"), and the
+answer or stream is turned back into Anthropic's format (router/messages/events.py).
+Errors use Anthropic's body `{"type": "error", "error": {"type", "message"}}`
+with the same HTTP status and headers (Retry-After) the chat endpoint would send.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import msgspec
+from litestar import Litestar, asgi
+
+from router.api.asgi import Receive, Scope, Send, read_body, send_bytes
+from router.api.chat import request_context
+from router.api.streaming import send_sse
+from router.errors import GatewayError, InvalidRequest, render_error
+from router.gateway import Gateway
+from router.messages.convert import (
+    from_completion,
+    new_message_id,
+    parse_messages_body,
+    to_chat,
+    usage_from_openai,
+)
+from router.messages.events import MessageEvents, error_event
+from router.pipeline import Pipeline, RequestContext, Shortcut, route_headers, validate_chat_body
+
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder().decode
+
+_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    503: "overloaded_error",
+    529: "overloaded_error",
+}
+
+
+def error_type(status: int) -> str:
+    return _ERROR_TYPES.get(status, "invalid_request_error" if status < 500 else "api_error")
+
+
+async def send_anthropic_error(send: Send, error: GatewayError, headers: list[tuple[str, str]]) -> None:
+    status, extra, _ = render_error(error)
+    body = _encode({"type": "error", "error": {"type": error_type(status), "message": error.message}})
+    await send_bytes(send, status, body, [*headers, *extra.items()])
+
+
+class MessagesHandler:
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self.limit = pipeline.gateway.settings.server.max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        pipeline = self.pipeline
+        ctx = request_context(scope, "messages")
+        base = [("x-request-id", ctx.request_id), ("request-id", ctx.request_id)]
+        try:
+            await pipeline.authenticate(ctx)
+            raw, _ = parse_messages_body(await read_body(scope, receive, self.limit))
+            ctx.body = to_chat(raw)
+            ctx.request = validate_chat_body(ctx.body)
+            shortcut = await pipeline.prepare(ctx)
+            message_id = new_message_id()
+            if ctx.stream:
+                await self._stream(receive, send, ctx, base, message_id, shortcut)
+                return
+            if shortcut is not None and shortcut.body is not None:
+                completion, model = _decode(shortcut.body), shortcut.model
+                usage = ctx.outcome.usage or usage_from_openai(completion.get("usage"))
+            else:
+                completed = await pipeline.complete(ctx)
+                completion, model = _decode(completed.decoded.body), completed.model
+                usage = ctx.outcome.usage
+            message = from_completion(completion, message_id, model.name, usage)
+            headers = [*base, *ctx.response_headers, *route_headers(ctx.route, model, ctx.outcome.cost)]
+            await send_bytes(send, 200, _encode(message), headers)
+        except GatewayError as error:
+            pipeline.fail(ctx, error)
+            headers = [*base, *ctx.response_headers, *route_headers(ctx.route, None, None)]
+            await send_anthropic_error(send, error, headers)
+        except ConnectionResetError:
+            ctx.outcome.status, ctx.outcome.http_status = "cancelled", 499
+        finally:
+            await pipeline.finish(ctx)
+
+    async def _stream(
+        self,
+        receive: Receive,
+        send: Send,
+        ctx: RequestContext,
+        base: list[tuple[str, str]],
+        message_id: str,
+        shortcut: Shortcut | None,
+    ) -> None:
+        pipeline = self.pipeline
+        opened = None
+        if shortcut is not None and shortcut.frames is not None:
+            model = shortcut.model
+            source: AsyncIterator[bytes] = _replay(shortcut.frames)
+        else:
+            opened = await pipeline.open_stream(ctx)
+            model = opened.model
+            source = _opened_frames(opened)
+        events = MessageEvents(message_id, model.name)
+
+        async def frames() -> AsyncIterator[bytes]:
+            for frame in events.start():
+                yield frame
+            try:
+                async for chunk in source:
+                    for frame in events.feed(chunk):
+                        yield frame
+            finally:
+                if opened is not None:
+                    opened.close()
+            if opened is not None:
+                pipeline.stream_ended(ctx, opened)
+                if opened.error is not None:
+                    # The first byte is out: no silent switch to another model. Tell the client and stop.
+                    pipeline.fail(ctx, opened.error)
+                    ctx.outcome.http_status = 200
+                    if not events.failed:
+                        yield error_event(error_type(opened.error.status), opened.error.message)
+                    return
+            if not events.failed:
+                for frame in events.finish(ctx.outcome.usage or events.usage):
+                    yield frame
+
+        headers = [*base, *ctx.response_headers, *route_headers(ctx.route, model, None)]
+        first: list[float] = []
+        completed = await send_sse(receive, send, headers, frames(), first)
+        if first:
+            ctx.outcome.ttft_ms = (first[0] - ctx.outcome.started) * 1000
+        if not completed:
+            ctx.outcome.status, ctx.outcome.http_status = "cancelled", 499
+            if opened is not None and ctx.outcome.usage is None:
+                pipeline.stream_ended(ctx, opened)
+
+
+async def _replay(frames: list[bytes]) -> AsyncIterator[bytes]:
+    for frame in frames:
+        yield frame
+
+
+async def _opened_frames(opened: Any) -> AsyncIterator[bytes]:
+    for frame in opened.first_frames:
+        yield frame
+    async for frame in opened.rest():
+        yield frame
+
+
+@asgi("/v1/messages", copy_scope=False)
+async def create_message(scope: Scope, receive: Receive, send: Send) -> None:
+    if scope["method"] != "POST":
+        await send_anthropic_error(send, InvalidRequest("use POST for /v1/messages"), [])
+        return
+    handler: MessagesHandler = scope["app"].state.messages_handler
+    await handler(scope, receive, send)
+
+
+route_handlers = [create_message]
+
+
+async def install(app: Litestar, gateway: Gateway, pipeline: Pipeline) -> None:
+    app.state.messages_handler = MessagesHandler(pipeline)

@@ -1,0 +1,1 @@
+"""Anthropic Messages API ingress (`POST /v1/messages`): conversion to and from OpenAI chat."""
