@@ -37,6 +37,7 @@ FEATURE_MODULES: tuple[str, ...] = (
     "router.api.responses",
     "router.keys.feature",
     "router.api.messages",
+    "router.api.embeddings",
 )
 
 

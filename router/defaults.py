@@ -37,6 +37,19 @@ KNOWN_PROVIDERS: dict[str, dict[str, Any]] = {
                 "max_output": 16384,
                 "capabilities": [*_ALL_CAPS, "vision"],
             },
+            # Embedding models: served on /v1/embeddings only; input tokens are the whole bill.
+            "text-embedding-3-small": {
+                "upstream": "text-embedding-3-small",
+                "input_per_mtok": 0.02,
+                "context_window": 8191,
+                "capabilities": ["embeddings"],
+            },
+            "text-embedding-3-large": {
+                "upstream": "text-embedding-3-large",
+                "input_per_mtok": 0.13,
+                "context_window": 8191,
+                "capabilities": ["embeddings"],
+            },
         },
     },
     "deepseek": {

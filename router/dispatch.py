@@ -13,14 +13,15 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from router.catalog import Deployment, Model
 from router.errors import AllProvidersFailed, AttemptFailure, UpstreamError
 from router.providers.base import Call, Decoded, StreamTranslator
 from router.settings import RetryConfig
-from router.upstream import TransportError, UpstreamClient, UpstreamResponse
+from router.upstream import TransportError, UpstreamClient, UpstreamRequest, UpstreamResponse
 
 
 @dataclass(slots=True)
@@ -97,6 +98,18 @@ class OpenStream:
                 self.response.close()
 
 
+class Codec(Protocol):
+    """How a non-chat call (embeddings) is written for, and read from, one deployment."""
+
+    def encode(self, deployment: Deployment, call: Call) -> UpstreamRequest: ...
+
+    def decode(self, deployment: Deployment, body: bytes, call: Call) -> Decoded: ...
+
+    def map_error(
+        self, status: int, headers: Mapping[str, str], body: bytes, provider_name: str
+    ) -> UpstreamError: ...
+
+
 def _transport_error(exc: TransportError, provider: str) -> UpstreamError:
     return UpstreamError(
         f"provider {provider!r} {exc.kind} error: {exc.detail}",
@@ -155,9 +168,14 @@ class Dispatcher:
                         break
                     await asyncio.sleep(delay)
 
-    async def _open(self, deployment: Deployment, call: Call, attempt: Attempt) -> UpstreamResponse:
+    async def _open(
+        self, deployment: Deployment, call: Call, attempt: Attempt, codec: Codec | None = None
+    ) -> UpstreamResponse:
         call.upstream_model = deployment.upstream
-        request = deployment.adapter.encode_request(call, deployment.provider)
+        if codec is not None:
+            request = codec.encode(deployment, call)
+        else:
+            request = deployment.adapter.encode_request(call, deployment.provider)
         try:
             response = await self._client.send(request, deployment.provider.timeouts)
         except TransportError as exc:
@@ -165,12 +183,12 @@ class Dispatcher:
         attempt.status = response.status
         if response.status >= 400:
             body = await response.read()
-            raise deployment.adapter.map_error(
-                response.status, response.headers, body, deployment.provider_name
-            )
+            mapper = codec.map_error if codec is not None else deployment.adapter.map_error
+            raise mapper(response.status, response.headers, body, deployment.provider_name)
         return response
 
-    async def complete(self, candidates: list[Model], call: Call) -> Completed:
+    async def complete(self, candidates: list[Model], call: Call, codec: Codec | None = None) -> Completed:
+        """One whole answer; `codec` is for calls other than chat (embeddings), else the adapter's chat."""
         failures: list[AttemptFailure] = []
         attempts: list[Attempt] = []
         async for model, deployment, attempt in self._attempts(candidates, call):
@@ -178,12 +196,15 @@ class Dispatcher:
             started = time.perf_counter()
             self._in_flight[deployment.key] = self._in_flight.get(deployment.key, 0) + 1
             try:
-                response = await self._open(deployment, call, attempt)
+                response = await self._open(deployment, call, attempt, codec)
                 try:
                     body = await response.read()
                 except TransportError as exc:
                     raise _transport_error(exc, deployment.provider_name) from None
-                decoded = deployment.adapter.decode_response(body, call, deployment.provider_name)
+                if codec is not None:
+                    decoded = codec.decode(deployment, body, call)
+                else:
+                    decoded = deployment.adapter.decode_response(body, call, deployment.provider_name)
             except UpstreamError as error:
                 attempt.error_type = error.error_type
                 attempt.failure = error

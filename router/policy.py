@@ -47,6 +47,8 @@ def needs_of(request: ChatRequest, messages: list[dict[str, Any]]) -> Needs:
 
 def is_adequate(model: Model, needs: Needs) -> bool:
     config = model.config
+    if model.supports("embeddings"):
+        return False
     if needs.prompt_tokens + (needs.max_output or 0) > config.context_window:
         return False
     if needs.max_output is not None and needs.max_output > config.max_output:

@@ -18,7 +18,8 @@ from router.keys.config import KeysConfig
 
 Tier = Literal["simple", "reasoning", "hard"]
 TIERS: tuple[Tier, ...] = ("simple", "reasoning", "hard")
-Capability = Literal["tools", "vision", "json_schema", "streaming", "reasoning"]
+# "embeddings" marks an embedding model: served on /v1/embeddings, never a chat candidate.
+Capability = Literal["tools", "vision", "json_schema", "streaming", "reasoning", "embeddings"]
 ProviderKind = Literal["openai", "anthropic", "gemini"]
 
 ENV_PREFIX = "TIERGATE_"

@@ -1,6 +1,7 @@
 """The simulated providers: one lean ASGI app, a dialect per path shape.
 
   /{provider}/v1/chat/completions      OpenAI chat (any OpenAI-compatible provider)
+  /{provider}/v1/embeddings            OpenAI embeddings (deterministic unit vectors)
   /{provider}/v1/messages              Anthropic Messages
   /{provider}/v1beta/models/{m}:generateContent | :streamGenerateContent   Gemini (streams as alt=sse)
   /_sim/faults   POST a FaultRule (JSON), DELETE to clear, GET to list
@@ -19,6 +20,7 @@ import msgspec
 
 from router.api.asgi import Receive, Scope, Send
 from router.sim import anthropic as anthropic_dialect
+from router.sim import embeddings as embeddings_dialect
 from router.sim import gemini as gemini_dialect
 from router.sim import openai as openai_dialect
 from router.sim.answers import text_of
@@ -48,6 +50,7 @@ DIALECTS: dict[str, tuple[Callable[[str, str, dict[str, Any], str | None], SimRe
     "/v1/messages": (anthropic_dialect.parse, anthropic_dialect.handle),
     ":generateContent": (gemini_dialect.parse, gemini_dialect.handle),
     ":streamGenerateContent": (gemini_dialect.parse, gemini_dialect.handle),
+    "/v1/embeddings": (embeddings_dialect.parse, embeddings_dialect.handle),
 }
 
 
