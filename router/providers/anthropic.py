@@ -7,7 +7,8 @@ Translation rules (OpenAI chat -> Anthropic), also summarised in the README:
 - Text parts stay text; `image_url` parts become image blocks (`data:` URLs as base64, others as URL sources).
   Audio and file parts are refused (400).
 - `max_tokens` / `max_completion_tokens` -> `max_tokens`, defaulted to 8192 when absent (Anthropic requires it).
-- `temperature` is clamped to Anthropic's 0..1; `top_p`, `stop` (-> `stop_sequences`) pass on; `user` ->
+- `temperature` is clamped to Anthropic's 0..1; `top_p` passes on unless `temperature` is set too (recent Claude
+  models refuse both; temperature wins); `stop` -> `stop_sequences`; `user` ->
   `metadata.user_id`; `parallel_tool_calls: false` -> `disable_parallel_tool_use`.
 - `tools` -> `{name, description, input_schema}`; `tool_choice` auto/none/required/named -> auto/none/any/tool.
 - `response_format` json_schema / json_object is served through one forced tool (`json_response`) whose input is
@@ -184,7 +185,8 @@ def encode_body(call: Call, provider_name: str) -> dict[str, Any]:
     temperature = body.get("temperature")
     if isinstance(temperature, (int, float)):
         out["temperature"] = min(float(temperature), 1.0)
-    if isinstance(body.get("top_p"), (int, float)):
+    if isinstance(body.get("top_p"), (int, float)) and "temperature" not in out:
+        # Recent Claude models refuse temperature and top_p together; temperature is the common knob.
         out["top_p"] = body["top_p"]
     tools, choice = _tools(body, provider_name)
     if tools:

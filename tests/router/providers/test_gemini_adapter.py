@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import httpx
-import openai
 import pytest
 
 from router.errors import UpstreamError
@@ -197,21 +196,10 @@ def test_429_retry_info_and_retry_after(gateway: Gateway, sim: Sim) -> None:
     assert post(gateway, {"model": "gemini-2.5-flash", "messages": HI}).status_code == 200
 
 
-@pytest.mark.parametrize(
-    ("status", "code", "seen", "tries"),
-    [(503, None, 502, 2), (400, None, 400, 1), (401, None, 502, 1), (400, "API_KEY_INVALID", 502, 1)],
-)
+@pytest.mark.parametrize(("status", "code", "seen", "tries"), [(400, "API_KEY_INVALID", 502, 1)])
 def test_errors(gateway: Gateway, sim: Sim, status: int, code: str | None, seen: int, tries: int) -> None:
     sim.app.ctx.faults.add(FaultRule(provider="gemini", status=status, error_code=code))
     response = post(gateway, {"model": "gemini-2.5-flash", "messages": HI})
     assert response.status_code == seen
     validate(response.json(), "ErrorResponse")
     assert len(sim.attempts(response.headers["x-request-id"])) == tries
-
-
-def test_mid_stream_disconnect_ends_with_error_event(gateway: Gateway, sim: Sim) -> None:
-    sim.app.ctx.faults.add(FaultRule(provider="gemini", stream_reset_after=2))
-    stream = gateway.client().chat.completions.create(model="gemini-2.5-flash", messages=HI, stream=True)  # type: ignore[arg-type]
-    with pytest.raises(openai.APIError):
-        for _ in stream:
-            pass
