@@ -13,6 +13,10 @@ from router.console.layout import e
 COLOURS = ("#2563eb", "#9ca3af", "#16a34a", "#d97706", "#dc2626", "#7c3aed", "#0891b2", "#db2777")
 
 
+def _axis(value: float) -> str:
+    return f"{value:,.2f}" if value >= 10 else f"{value:.6f}".rstrip("0")
+
+
 def line_chart(
     labels: Sequence[str],
     series: Sequence[tuple[str, Sequence[float]]],
@@ -24,7 +28,7 @@ def line_chart(
     """One polyline per series over shared x labels (e.g. days)."""
     if not labels:
         return '<p class="empty">No data in this period.</p>'
-    pad_l, pad_r, pad_t, pad_b = 56, 12, 12, 28
+    pad_l, pad_r, pad_t, pad_b = 70, 30, 12, 28
     top = max((max(values, default=0.0) for _, values in series), default=0.0) or 1.0
     span_x = max(len(labels) - 1, 1)
 
@@ -37,7 +41,7 @@ def line_chart(
     parts = [
         f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="line chart">',
         f'<line x1="{pad_l}" y1="{y(0):.1f}" x2="{width - pad_r}" y2="{y(0):.1f}" stroke="#ccc"/>',
-        f'<text x="{pad_l - 4}" y="{y(top) + 4:.1f}" text-anchor="end" font-size="10">{e(unit)}{top:,.2f}</text>',
+        f'<text x="{pad_l - 4}" y="{y(top) + 4:.1f}" text-anchor="end" font-size="10">{e(unit)}{_axis(top)}</text>',
         f'<text x="{pad_l - 4}" y="{y(0):.1f}" text-anchor="end" font-size="10">{e(unit)}0</text>',
     ]
     step = max(1, len(labels) // 8)

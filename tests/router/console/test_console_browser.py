@@ -5,6 +5,7 @@ Screenshots of each page go to artifacts/console/ (gitignored).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -12,8 +13,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx
+import msgspec
 import pytest
+import yaml
 
+from router.cli import main
 from tests.conftest import Gateway, GatewayFactory
 from tests.router.console.test_console_auth import MASTER
 from tests.router.test_request_log import wait_rows
@@ -54,8 +59,31 @@ def shot(page: Any, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
+def chat(gateway: Gateway, key: str, prompt: str) -> httpx.Response:
+    return httpx.post(
+        f"{gateway.url}/v1/chat/completions",
+        json={"model": "auto", "messages": [{"role": "user", "content": prompt}]},
+        headers={"authorization": f"Bearer {key}"},
+        timeout=30,
+    )
+
+
+TRAFFIC = [
+    "Translate 'good morning' into French.",
+    "What's a good name for a goldfish?",
+    "Solve for x: 3x + 7 = 22, and show each step.",
+    "Prove that the sum of two odd integers is even. Think step by step.",
+    "Analyse the trade-offs between a monolith and microservices for a five-person startup, considering "
+    "deployment, team structure, observability and cost, and recommend a strategy.",
+]
+
+
 def test_console_flow_in_chromium(
-    browser_page: Any, make_gateway: GatewayFactory, monkeypatch: pytest.MonkeyPatch
+    browser_page: Any,
+    make_gateway: GatewayFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("TIERGATE_MASTER_KEY", MASTER)
     gateway: Gateway = make_gateway()
@@ -96,6 +124,52 @@ def test_console_flow_in_chromium(
         f"{chosen_row['prompt_tokens']} in / {chosen_row['completion_tokens']} out"
     )
     shot(page, "playground")
+
+    # Keys: create one (its secret shown once), use it, revoke it, and it stops working at once.
+    page.click("nav a[href='/ui/keys']")
+    page.fill("#key-name", "browser-key")
+    page.click("#create-key")
+    secret = page.locator("#new-key").inner_text()
+    assert (
+        secret
+        and page.locator("table.keys tr", has_text="browser-key").locator(".state").inner_text() == "active"
+    )
+    shot(page, "keys")
+    assert chat(gateway, secret, "hello from a new key").status_code == 200
+    page.locator("table.keys tr", has_text="browser-key").locator("button.revoke").click()
+    page.wait_for_url(f"{gateway.url}/ui/keys")
+    assert page.locator("table.keys tr", has_text="browser-key").locator(".state").inner_text() == "revoked"
+    assert secret not in page.content()
+    assert chat(gateway, secret, "hello again").status_code == 401
+
+    # Traffic across tiers, then the dashboard shows the figures `tiergate report` prints.
+    for prompt in TRAFFIC:
+        assert chat(gateway, MASTER, prompt).status_code == 200
+    total = 2 + 2 + len(TRAFFIC)  # playground, the key's two calls (the refused one is logged too), traffic
+    wait_rows(gateway.engine, total)
+    config = tmp_path / "tiergate.yaml"
+    config.write_text(yaml.safe_dump(msgspec.to_builtins(gateway.settings)))
+    assert main(["report", "--config", str(config), "--format", "json", "--since", "7d"]) == 0
+    cli = json.loads(capsys.readouterr().out)["total"]
+    assert main(["report", "--config", str(config), "--since", "7d"]) == 0
+    table = capsys.readouterr().out
+    saved_line = next(line for line in table.splitlines() if line.startswith("saved $"))
+    page.click("nav a[href='/ui/dashboard']")
+    saved = page.locator(".card.saved")
+    assert saved.locator(".big").get_attribute("data-exact") == cli["saved_usd"]
+    assert page.locator(".card.spend .big").get_attribute("data-exact") == cli["spend_usd"]
+    assert page.locator(".card.requests .big").inner_text() == str(cli["requests"]) == str(total)
+    shown = f"saved {saved.locator('.big').inner_text()} ({saved.locator('.small').last.inner_text()})"
+    assert saved_line.startswith(shown), (saved_line, shown)
+    assert Decimal(cli["saved_usd"]) > 0
+    shot(page, "dashboard")
+    # Filter by the revoked key: exactly its one request.
+    key_ids = [r["key_id"] for r in wait_rows(gateway.engine, total)]
+    key_id = page.locator("#key option").nth(1).get_attribute("value")
+    page.select_option("#key", key_id)
+    page.click("form.filters button")
+    page.wait_for_url("**key=**")
+    assert page.locator(".card.requests .big").inner_text() == str(key_ids.count(key_id))
 
     # Pricing: the calculator, the seed's mix on GPT-4o.
     page.click("nav a[href='/ui/pricing']")
