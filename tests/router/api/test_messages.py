@@ -257,3 +257,17 @@ def test_mid_stream_break_is_an_error_event(gateway: Gateway, sim: Sim) -> None:
     ):
         for _ in stream:
             pass
+
+
+def test_count_tokens(gateway: Gateway) -> None:
+    sdk = client(gateway)
+    short = sdk.messages.count_tokens(model="claude-sonnet-4", messages=[{"role": "user", "content": "hi"}])
+    longer = sdk.messages.count_tokens(
+        model="claude-sonnet-4",
+        system="You are a careful assistant.",
+        tools=[WEATHER],  # type: ignore[list-item]
+        messages=[
+            {"role": "user", "content": "Tell me about the weather in every European capital, please."}
+        ],
+    )
+    assert 0 < short.input_tokens < longer.input_tokens
