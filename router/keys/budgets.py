@@ -136,9 +136,9 @@ class Ledger:
         self.seeder = seeder
         self.seeded: set[tuple[str, str]] = set()
         if guard is not None:
-            self._reserve = guard.client.register_script(_RESERVE)
-            self._settle = guard.client.register_script(_SETTLE)
-            self._standing = guard.client.register_script(_STANDING)
+            self._reserve = guard.register(_RESERVE)
+            self._settle = guard.register(_SETTLE)
+            self._standing = guard.register(_STANDING)
 
     def _keys(self, key_id: str, period: str) -> list[str]:
         assert self.guard is not None

@@ -45,6 +45,10 @@ async def install(app: Any, gateway: Gateway, pipeline: Pipeline) -> Callable[[]
     embedder: Any = gateway.scorer if hasattr(gateway.scorer, "embed") else None  # the classifier's embed()
     service = KeyService(settings, store, auth, guard, embedder, gateway.index.resolve)
     app.state.key_service = service
+    if guard is not None and not await guard.warm():
+        log.warning(
+            "tiergate: Redis is unreachable at start; keys.on_redis_down=%s applies", config.on_redis_down
+        )
 
     async def reserve(ctx: RequestContext) -> Shortcut | None:
         await service.on_routed_reserve(ctx)

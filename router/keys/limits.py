@@ -141,8 +141,8 @@ class Limits:
         self.local = LocalLimits(window_s)
         self.guard = guard
         if guard is not None:
-            self._admit = guard.client.register_script(_ADMIT)
-            self._tokens = guard.client.register_script(_TOKENS)
+            self._admit = guard.register(_ADMIT)
+            self._tokens = guard.register(_TOKENS)
 
     async def admit(self, key_id: str, rpm: int | None, key_prefix: str) -> Decision | None:
         """Count one request (and, with Redis, check revocation in the same round trip)."""

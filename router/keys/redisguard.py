@@ -13,8 +13,9 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.backoff import NoBackoff
+from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
@@ -39,13 +40,20 @@ def unavailable(what: str, retry_after: float) -> ServiceUnavailable:
 
 
 def make_client(config: RedisConfig) -> Redis:
-    return Redis.from_url(
+    # A bounded pool: a burst queues on a few warm connections instead of opening one per request
+    # (new connections under a burst were what timed out first). No CLIENT SETINFO round trips.
+    pool = BlockingConnectionPool.from_url(
         config.url,
+        max_connections=config.max_connections,
+        timeout=config.timeout_s,
         socket_timeout=config.timeout_s,
         socket_connect_timeout=config.timeout_s,
         retry=Retry(NoBackoff(), 0),
         health_check_interval=0,
+        lib_name=None,
+        lib_version=None,
     )
+    return Redis(connection_pool=pool)
 
 
 class RedisGuard:
@@ -59,6 +67,25 @@ class RedisGuard:
         self.probing = False
         self.calls = 0  # calls that reached the network (tests check the breaker with it)
         self.last_error: str | None = None
+        self.scripts: list[str] = []
+
+    def register(self, source: str) -> AsyncScript:
+        self.scripts.append(source)
+        return self.client.register_script(source)
+
+    async def warm(self) -> bool:
+        """Load the scripts and open a few connections before traffic arrives (a failure is not fatal)."""
+        try:
+
+            async def load(client: Redis) -> None:
+                for source in self.scripts:
+                    await client.script_load(source)
+
+            await self.call(load)
+            await asyncio.gather(*(self.call(lambda client: client.ping()) for _ in range(4)))
+        except RedisDown:
+            return False
+        return True
 
     @property
     def is_open(self) -> bool:

@@ -38,7 +38,13 @@ class LoadResult:
 
 
 async def _run(
-    url: str, rate: float, seconds: float, body: dict[str, Any], prefix: str, timeout: float
+    url: str,
+    rate: float,
+    seconds: float,
+    body: dict[str, Any],
+    prefix: str,
+    timeout: float,
+    extra_headers: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     import aiohttp
 
@@ -55,7 +61,7 @@ async def _run(
                 async with session.post(
                     url,
                     json=body,
-                    headers={"x-request-id": request_id},
+                    headers={**(extra_headers or {}), "x-request-id": request_id},
                     timeout=aiohttp.ClientTimeout(total=timeout),
                 ) as response:
                     payload = await response.read()
@@ -88,6 +94,7 @@ def run_load(
     body: dict[str, Any] | None = None,
     prefix: str = "load",
     timeout: float = 30.0,
+    headers: dict[str, str] | None = None,
 ) -> subprocess.Popen[str]:
     """Start the load in its own process; `finish(proc)` collects the result."""
     return subprocess.Popen(
@@ -106,6 +113,8 @@ def run_load(
             prefix,
             "--timeout",
             str(timeout),
+            "--headers",
+            json.dumps(headers or {}),
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -125,9 +134,18 @@ def main() -> None:
     parser.add_argument("--body", default=json.dumps(DEFAULT_BODY))
     parser.add_argument("--prefix", default="load")
     parser.add_argument("--timeout", type=float, default=30.0)
+    parser.add_argument("--headers", default="{}", help="extra request headers as a JSON object")
     args = parser.parse_args()
     results = asyncio.run(
-        _run(args.url, args.rate, args.seconds, json.loads(args.body), args.prefix, args.timeout)
+        _run(
+            args.url,
+            args.rate,
+            args.seconds,
+            json.loads(args.body),
+            args.prefix,
+            args.timeout,
+            json.loads(args.headers),
+        )
     )
     json.dump({"results": results}, sys.stdout)
 
