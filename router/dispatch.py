@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -69,17 +69,26 @@ class OpenStream:
     closed: bool = field(default=False)
 
     async def rest(self) -> AsyncIterator[bytes]:
+        """The remaining frames one by one (for ingresses that convert each event)."""
+        async for frames in self.batches():
+            for frame in frames:
+                yield frame
+
+    async def batches(self) -> AsyncIterator[list[bytes]]:
+        """The remaining frames, grouped as they came off the socket: a pass-through ingress sends each
+        group with one write instead of one per event."""
         try:
             async for data in self.chunks:
                 frames = self.translator.feed(data)
-                for frame in frames:
-                    yield frame
+                if frames:
+                    yield frames
                 if self.translator.error is not None:
                     self.error = self.translator.error
                     return
             self.finished = True
-            for frame in self.translator.finish():
-                yield frame
+            last = self.translator.finish()
+            if last:
+                yield last
         except TransportError as exc:
             self.error = UpstreamError(
                 f"provider {self.deployment.provider_name!r} stream broke: {exc.kind}",
@@ -145,7 +154,7 @@ class Dispatcher:
 
     async def _attempts(
         self, candidates: list[Model], call: Call
-    ) -> AsyncIterator[tuple[Model, Deployment, Attempt]]:
+    ) -> AsyncGenerator[tuple[Model, Deployment, Attempt], None]:
         """Yields (model, deployment, attempt) to try; the caller reports failures via `attempt.error_type`."""
         total = 0
         for model in candidates:
@@ -191,7 +200,8 @@ class Dispatcher:
         """One whole answer; `codec` is for calls other than chat (embeddings), else the adapter's chat."""
         failures: list[AttemptFailure] = []
         attempts: list[Attempt] = []
-        async for model, deployment, attempt in self._attempts(candidates, call):
+        plan = self._attempts(candidates, call)
+        async for model, deployment, attempt in plan:
             attempts.append(attempt)
             started = time.perf_counter()
             self._in_flight[deployment.key] = self._in_flight.get(deployment.key, 0) + 1
@@ -213,13 +223,16 @@ class Dispatcher:
             finally:
                 attempt.latency_ms = (time.perf_counter() - started) * 1000
                 self._in_flight[deployment.key] -= 1
+            # Closed here: an async generator left to the collector costs a task and a loop wake-up.
+            await plan.aclose()
             return Completed(model, deployment, decoded, attempts)
         raise AllProvidersFailed(failures, attempts)
 
     async def open_stream(self, candidates: list[Model], call: Call) -> OpenStream:
         failures: list[AttemptFailure] = []
         attempts: list[Attempt] = []
-        async for model, deployment, attempt in self._attempts(candidates, call):
+        plan = self._attempts(candidates, call)
+        async for model, deployment, attempt in plan:
             attempts.append(attempt)
             started = time.perf_counter()
             response: UpstreamResponse | None = None
@@ -253,5 +266,6 @@ class Dispatcher:
                 attempt.latency_ms = (time.perf_counter() - started) * 1000
             stream = OpenStream(model, deployment, response, translator, frames, chunks, attempts)
             stream.finished = finished
+            await plan.aclose()
             return stream
         raise AllProvidersFailed(failures, attempts)

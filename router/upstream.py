@@ -81,6 +81,7 @@ class UpstreamClient:
         self._max_connections = max_connections
         self._max_per_host = max_per_host
         self._session: aiohttp.ClientSession | None = None
+        self._timeouts: dict[Timeouts, aiohttp.ClientTimeout] = {}
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None:
@@ -97,15 +98,24 @@ class UpstreamClient:
             )
         return self._session
 
+    def _timeout(self, timeouts: Timeouts) -> aiohttp.ClientTimeout:
+        # Built once per provider config: constructing one per request showed up in the profile.
+        timeout = self._timeouts.get(timeouts)
+        if timeout is None:
+            timeout = aiohttp.ClientTimeout(
+                total=timeouts.total_s, sock_connect=timeouts.connect_s, sock_read=timeouts.first_byte_s
+            )
+            self._timeouts[timeouts] = timeout
+        return timeout
+
     async def send(self, request: UpstreamRequest, timeouts: Timeouts) -> UpstreamResponse:
-        timeout = aiohttp.ClientTimeout(
-            total=timeouts.total_s,
-            sock_connect=timeouts.connect_s,
-            sock_read=timeouts.first_byte_s,
-        )
         try:
             response = await self._get_session().request(
-                request.method, request.url, headers=dict(request.headers), data=request.body, timeout=timeout
+                request.method,
+                request.url,
+                headers=request.headers,
+                data=request.body,
+                timeout=self._timeout(timeouts),
             )
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise TransportError("timeout", "no response headers before the deadline") from exc

@@ -179,9 +179,12 @@ class OpenAIStreamTranslator:
 
     def _event(self, event: bytes) -> bytes | None:
         payload = None
-        for line in event.split(b"\n"):
-            if line.startswith(b"data:"):
-                payload = line[5:].strip()
+        if event.startswith(b"data: ") and b"\n" not in event:
+            payload = event[6:]  # the usual one-line event: no split, no copy beyond the slice
+        else:
+            for line in event.split(b"\n"):
+                if line.startswith(b"data:"):
+                    payload = line[5:].strip()
         if payload is None or payload == b"[DONE]" or self.error is not None:
             return None
         try:
