@@ -9,7 +9,7 @@ from decimal import Decimal
 import httpx
 
 from router.sim.faults import FaultRule
-from tests.conftest import Gateway, Sim
+from tests.conftest import Gateway, GatewayFactory, Sim
 from tests.router.test_request_log import wait_rows
 
 SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$")
@@ -126,8 +126,35 @@ def test_metrics_match_known_traffic(gateway: Gateway, sim: Sim) -> None:
     assert value(samples, "tiergate_log_rows_dropped_total") == "0"
 
 
-def test_metrics_can_be_turned_off(make_gateway: object) -> None:
-    gateway = make_gateway(overrides={"observability": {"metrics": False}})  # type: ignore[operator]
+def test_metrics_can_be_turned_off(make_gateway: GatewayFactory) -> None:
+    gateway = make_gateway(overrides={"observability": {"metrics": False}})
     assert _chat(gateway, "gpt-4o-mini", "hi", "m-off").status_code == 200
     response = httpx.get(f"{gateway.url}/metrics")
     assert response.status_code == 200 and "tiergate_requests_total" not in response.text
+
+
+def test_cache_hits_and_what_they_saved(make_gateway: GatewayFactory) -> None:
+    gateway = make_gateway(overrides={"keys": {"cache": {"enabled": True}}})
+    first = _chat(gateway, "gpt-4o-mini", "cache me", "m-cache-1")
+    second = _chat(gateway, "gpt-4o-mini", "cache me", "m-cache-2")
+    assert first.status_code == second.status_code == 200
+    assert second.headers.get("x-tiergate-cache") == "hit"
+    rows = {r["id"]: r for r in wait_rows(gateway.engine, 2)}
+    samples = scrape(gateway)
+    assert value(samples, "tiergate_cache_hits_total", model="gpt-4o-mini") == "1"
+    saved = Decimal(str(rows["m-cache-2"]["cost_saved_usd"]))
+    assert saved > 0
+    assert Decimal(value(samples, "tiergate_cache_saved_usd_total", model="gpt-4o-mini") or "0") == saved
+    # Spend counts only the request that reached a provider.
+    spent = Decimal(str(rows["m-cache-1"]["cost_usd"]))
+    assert Decimal(value(samples, "tiergate_cost_usd_total", model="gpt-4o-mini") or "0") == spent
+    ok = value(
+        samples,
+        "tiergate_requests_total",
+        endpoint="chat",
+        model="gpt-4o-mini",
+        tier="simple",
+        status="ok",
+        code="200",
+    )
+    assert ok == "2"
