@@ -7,6 +7,8 @@ Rules (the inverse of router/providers/anthropic.py, summarised in the README):
   tool_result, `document` blocks and server tools (a tool with a `type`, e.g. web search) are refused (400).
 - Text and image blocks (base64 -> `data:` URL, url -> URL) become content parts; an assistant turn's text
   blocks join into its content and `tool_use` blocks become `tool_calls`; `thinking` blocks are dropped.
+- `cache_control` marks stay on the matching part, tool message, tool call or tool (router/providers/
+  cache_control.py): Claude keeps its prompt cache through the gateway; other providers never see them.
 - tools -> function tools; tool_choice auto/any/tool/none -> auto/required/named/none;
   `disable_parallel_tool_use` -> `parallel_tool_calls: false`; `stop_sequences` -> `stop`;
   `metadata.user_id` -> `user`; `top_k` and `thinking` are dropped (no OpenAI equivalent).
@@ -25,6 +27,7 @@ import msgspec
 
 from router.errors import InvalidRequest
 from router.providers.base import Usage
+from router.providers.cache_control import CACHE_MARK, FIELD, with_mark
 from router.wire.anthropic import MessagesRequest
 
 _decode_any = msgspec.json.Decoder()
@@ -64,6 +67,10 @@ def _text_of(blocks: Any) -> str:
 
 
 def _image_part(block: dict[str, Any]) -> dict[str, Any]:
+    return with_mark(_image_url(block), block)
+
+
+def _image_url(block: dict[str, Any]) -> dict[str, Any]:
     source = block.get("source") or {}
     if source.get("type") == "base64":
         url = f"data:{source.get('media_type', 'image/png')};base64,{source.get('data', '')}"
@@ -81,7 +88,9 @@ def _tool_message(block: dict[str, Any]) -> dict[str, Any]:
     text = _text_of(content) if content is not None else ""
     if block.get("is_error"):
         text = f"Error: {text}"
-    return {"role": "tool", "tool_call_id": str(block.get("tool_use_id", "")), "content": text}
+    return with_mark(
+        {"role": "tool", "tool_call_id": str(block.get("tool_use_id", "")), "content": text}, block
+    )
 
 
 def _user_turn(content: Any) -> list[dict[str, Any]]:
@@ -94,7 +103,7 @@ def _user_turn(content: Any) -> list[dict[str, Any]]:
         if kind == "tool_result":
             tools.append(_tool_message(block))
         elif kind == "text":
-            parts.append({"type": "text", "text": block.get("text", "")})
+            parts.append(with_mark({"type": "text", "text": block.get("text", "")}, block))
         elif kind == "image":
             parts.append(_image_part(block))
         else:
@@ -105,19 +114,22 @@ def _user_turn(content: Any) -> list[dict[str, Any]]:
 def _assistant_turn(content: Any) -> dict[str, Any]:
     if isinstance(content, str):
         return {"role": "assistant", "content": content}
-    texts: list[str] = []
+    texts: list[dict[str, Any]] = []
     calls: list[dict[str, Any]] = []
     for block in content:
         kind = block.get("type")
         if kind == "text":
-            texts.append(block.get("text", ""))
+            texts.append(with_mark({"type": "text", "text": block.get("text", "")}, block))
         elif kind == "tool_use":
             arguments = json.dumps(block.get("input") or {}, separators=(",", ":"))
             function = {"name": block.get("name", ""), "arguments": arguments}
-            calls.append({"id": str(block.get("id", "")), "type": "function", "function": function})
+            call = {"id": str(block.get("id", "")), "type": "function", "function": function}
+            calls.append(with_mark(call, block))
         elif kind not in ("thinking", "redacted_thinking"):
             raise InvalidRequest(f"content block type {kind!r} is not supported", param="messages")
-    message: dict[str, Any] = {"role": "assistant", "content": "".join(texts) or None}
+    marked = any(FIELD in part for part in texts)
+    text = "".join(part["text"] for part in texts) or None
+    message: dict[str, Any] = {"role": "assistant", "content": texts if marked else text}
     if calls:
         message["tool_calls"] = calls
     return message
@@ -139,7 +151,11 @@ def to_chat(body: dict[str, Any]) -> dict[str, Any]:
     if isinstance(system, str) and system:
         messages.append({"role": "system", "content": system})
     elif isinstance(system, list) and system:
-        parts = [{"type": "text", "text": b.get("text", "")} for b in system if b.get("type") == "text"]
+        parts = [
+            with_mark({"type": "text", "text": b.get("text", "")}, b)
+            for b in system
+            if b.get("type") == "text"
+        ]
         messages.append({"role": "system", "content": parts})
     for turn in body["messages"]:
         if turn["role"] == "user":
@@ -157,7 +173,7 @@ def to_chat(body: dict[str, Any]) -> dict[str, Any]:
         function = {"name": tool["name"], "parameters": tool.get("input_schema") or {"type": "object"}}
         if tool.get("description"):
             function["description"] = tool["description"]
-        tools.append({"type": "function", "function": function})
+        tools.append(with_mark({"type": "function", "function": function}, tool))
     if tools:
         chat["tools"] = tools
     choice = body.get("tool_choice")
@@ -168,6 +184,8 @@ def to_chat(body: dict[str, Any]) -> dict[str, Any]:
     user = (body.get("metadata") or {}).get("user_id")
     if isinstance(user, str):
         chat["user"] = user
+    if b'"cache_control"' in msgspec.json.encode(body):
+        chat[CACHE_MARK] = True
     if body.get("stream"):
         # Usage is always wanted: Anthropic's stream reports it in message_delta.
         chat["stream"] = True

@@ -11,6 +11,8 @@ Translation rules (OpenAI chat -> Anthropic), also summarised in the README:
   models refuse both; temperature wins); `stop` -> `stop_sequences`; `user` ->
   `metadata.user_id`; `parallel_tool_calls: false` -> `disable_parallel_tool_use`.
 - `tools` -> `{name, description, input_schema}`; `tool_choice` auto/none/required/named -> auto/none/any/tool.
+- `cache_control` marks (prompt-cache breakpoints, see cache_control.py) on content parts, tool messages, tool
+  calls and tools are put back on the matching blocks.
 - `response_format` json_schema / json_object is served through one forced tool (`json_response`) whose input is
   the JSON document; its call comes back as the message *content* with finish_reason `stop`.
 - Refused with a 400 (the next candidate is tried): `n > 1`, `logprobs`/`top_logprobs`, audio output.
@@ -34,6 +36,7 @@ import msgspec
 from router.errors import UpstreamError
 from router.providers.anthropic_stream import JSON_TOOL, AnthropicStreamTranslator, finish_reason_of, usage_of
 from router.providers.base import Call, Decoded
+from router.providers.cache_control import with_mark
 from router.providers.openai_compat import upstream_error_from
 from router.providers.openai_out import ToolCallOut, completion_body, usage_body
 from router.providers.translate import (
@@ -74,9 +77,9 @@ def _blocks(content: Any, provider_name: str) -> list[dict[str, Any]]:
         kind = part.get("type") if isinstance(part, dict) else None
         if kind == "text":
             if part.get("text"):
-                blocks.append({"type": "text", "text": part["text"]})
+                blocks.append(with_mark({"type": "text", "text": part["text"]}, part))
         elif kind == "image_url":
-            blocks.append(_image_block(part))
+            blocks.append(with_mark(_image_block(part), part))
         else:
             raise untranslatable(provider_name, f"content part type {kind!r} is not supported", "messages")
     return blocks
@@ -90,19 +93,18 @@ def _turn(message: dict[str, Any], provider_name: str) -> tuple[str, list[dict[s
             "tool_use_id": message.get("tool_call_id") or "",
             "content": tool_result_text(message.get("content")),
         }
-        return "user", [block]
+        return "user", [with_mark(block, message)]
     blocks = _blocks(message.get("content"), provider_name)
     if role == "assistant":
         for call in message.get("tool_calls") or ():
             function = call.get("function") or {}
-            blocks.append(
-                {
-                    "type": "tool_use",
-                    "id": call.get("id", ""),
-                    "name": function.get("name", ""),
-                    "input": arguments_object(function.get("arguments", ""), provider_name),
-                }
-            )
+            block = {
+                "type": "tool_use",
+                "id": call.get("id", ""),
+                "name": function.get("name", ""),
+                "input": arguments_object(function.get("arguments", ""), provider_name),
+            }
+            blocks.append(with_mark(block, call))
         return "assistant", blocks
     return "user", blocks
 
@@ -137,7 +139,7 @@ def _tools(body: dict[str, Any], provider_name: str) -> tuple[list[dict[str, Any
         }
         if function.get("description"):
             spec["description"] = function["description"]
-        tools.append(spec)
+        tools.append(with_mark(spec, tool))
     choice = body.get("tool_choice")
     mapped: dict[str, Any] | None = None
     if choice == "auto":

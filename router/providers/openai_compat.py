@@ -22,6 +22,7 @@ from router.providers.base import (
     retry_after_seconds,
     status_is_retryable,
 )
+from router.providers.cache_control import CACHE_MARK, strip_cache_control
 from router.settings import ProviderConfig
 from router.upstream import UpstreamRequest
 
@@ -220,7 +221,7 @@ class OpenAICompatAdapter:
     kind = "openai"
 
     def encode_request(self, call: Call, provider: ProviderConfig) -> UpstreamRequest:
-        body: dict[str, Any] = dict(call.body)
+        body: dict[str, Any] = strip_cache_control(call.body) if CACHE_MARK in call.body else dict(call.body)
         body["model"] = call.upstream_model
         if call.stream:
             options = dict(body.get("stream_options") or {})

@@ -1,6 +1,8 @@
 """The simulated Anthropic Messages API (`/{provider}/v1/messages`), exact to Anthropic's wire format.
 
-Validates what the real API refuses (missing `max_tokens`, roles other than user/assistant, a
+Prompt caching is simulated: the prefix up to the last `cache_control` mark (tools, system, messages; at least
+1,024 tokens) is written on first sight and read afterwards, as `cache_creation_input_tokens` /
+`cache_read_input_tokens`. Validates what the real API refuses (missing `max_tokens`, roles other than user/assistant, a
 `tool_result` whose `tool_use_id` no earlier `tool_use` carries) so an adapter that gets it wrong
 fails here too. Streams send `event:` and `data:` lines in the documented order: message_start,
 content_block_start, ping, content_block_delta..., content_block_stop, message_delta, message_stop.
@@ -145,11 +147,48 @@ def _message_id(request: SimRequest) -> str:
     return "msg_" + hashlib.sha256(f"{request.request_id}{request.prompt}".encode()).hexdigest()[:24]
 
 
-def _usage(r: Reply, output_tokens: int) -> dict[str, Any]:
+MIN_CACHEABLE_TOKENS = 1024  # Anthropic caches no prefix shorter than this (Sonnet/Opus figure)
+
+
+def _segments(body: dict[str, Any]) -> list[tuple[str, bool]]:
+    """The prompt in cache order (tools, system, messages) as (text, has a cache_control mark)."""
+    out: list[tuple[str, bool]] = []
+    for tool in body.get("tools") or ():
+        out.append(
+            (encode(tool.get("input_schema") or {}).decode() + str(tool.get("name")), "cache_control" in tool)
+        )
+    system = body.get("system")
+    blocks = [{"type": "text", "text": system}] if isinstance(system, str) else system or []
+    for message in [{"content": blocks}, *(body.get("messages") or [])]:
+        content = message.get("content")
+        for block in [{"type": "text", "text": content}] if isinstance(content, str) else content or []:
+            out.append((block_text([block], results=True), "cache_control" in block))
+    return out
+
+
+def cache_tokens(ctx: SimContext, request: SimRequest) -> tuple[int, int]:
+    """(cache read, cache write) tokens: the prefix up to the last mark is read if seen before, else written."""
+    segments = _segments(request.body)
+    marks = [i for i, (_, marked) in enumerate(segments) if marked]
+    if not marks:
+        return 0, 0
+    prefix = "\x00".join(text for text, _ in segments[: marks[-1] + 1])
+    tokens = len(prefix) // 4
+    if tokens < MIN_CACHEABLE_TOKENS:
+        return 0, 0
+    key = hashlib.sha256(f"{request.model}\x00{prefix}".encode()).hexdigest()
+    if key in ctx.prompt_cache:
+        return tokens, 0
+    ctx.prompt_cache.add(key)
+    return 0, tokens
+
+
+def _usage(r: Reply, output_tokens: int, cache: tuple[int, int] = (0, 0)) -> dict[str, Any]:
+    read, written = cache
     return {
-        "input_tokens": r.prompt_tokens,
-        "cache_creation_input_tokens": 0,
-        "cache_read_input_tokens": 0,
+        "input_tokens": max(1, r.prompt_tokens - read - written),
+        "cache_creation_input_tokens": written,
+        "cache_read_input_tokens": read,
         "output_tokens": output_tokens,
     }
 
@@ -184,6 +223,7 @@ async def handle(ctx: SimContext, request: SimRequest, send: Send) -> int:
         return 400
     stop = [s for s in request.body.get("stop_sequences") or [] if isinstance(s, str)]
     r = _reply_for(request, stop)
+    cache = cache_tokens(ctx, request)
     stop_reason, stop_sequence = _stop_reason(request, r)
     message_id = _message_id(request)
     message: dict[str, Any] = {
@@ -194,7 +234,7 @@ async def handle(ctx: SimContext, request: SimRequest, send: Send) -> int:
         "content": _content(r),
         "stop_reason": stop_reason,
         "stop_sequence": stop_sequence,
-        "usage": _usage(r, r.completion_tokens),
+        "usage": _usage(r, r.completion_tokens, cache),
     }
     if not request.stream:
         if fault is not None and fault.malformed:
@@ -211,7 +251,13 @@ def _event(name: str, data: dict[str, Any]) -> bytes:
 
 
 def _frames(message: dict[str, Any], r: Reply) -> list[bytes]:
-    start = {**message, "content": [], "stop_reason": None, "stop_sequence": None, "usage": _usage(r, 1)}
+    start = {
+        **message,
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": {**message["usage"], "output_tokens": 1},
+    }
     frames = [_event("message_start", {"type": "message_start", "message": start})]
     for index, block in enumerate(message["content"]):
         if block["type"] == "text":

@@ -25,6 +25,7 @@ class SimContext:
     faults: FaultBook = field(default_factory=FaultBook)
     latency_ms: float = 0.0
     chunk_ms: float = 0.0
+    prompt_cache: set[str] = field(default_factory=set)  # prefixes a provider has cached (Anthropic)
 
 
 @dataclass

@@ -271,3 +271,43 @@ def test_count_tokens(gateway: Gateway) -> None:
         ],
     )
     assert 0 < short.input_tokens < longer.input_tokens
+
+
+LONG_SYSTEM = "You are the support assistant for a gateway that routes requests between models. " * 80
+
+
+def test_prompt_cache_marks_reach_claude_and_nobody_else(gateway: Gateway, sim: Sim) -> None:
+    sdk = client(gateway)
+    request: dict[str, Any] = {
+        "max_tokens": 50,
+        "system": [{"type": "text", "text": LONG_SYSTEM, "cache_control": {"type": "ephemeral"}}],
+        "tools": [{**WEATHER, "cache_control": {"type": "ephemeral"}}],
+        "messages": [{"role": "user", "content": [{"type": "text", "text": "Is the cache warm?"}]}],
+    }
+    first = sdk.messages.create(model="claude-sonnet-4", **request)
+    assert first.usage.cache_creation_input_tokens and not first.usage.cache_read_input_tokens
+    with sdk.messages.stream(model="claude-sonnet-4", **request) as stream:
+        second = stream.get_final_message()
+    assert second.usage.cache_read_input_tokens == first.usage.cache_creation_input_tokens
+    # The same marks sent towards OpenAI and Gemini are dropped there (they have no such field) and the calls work.
+    for model in ("gpt-4o", "gemini-2.5-flash"):
+        assert sdk.messages.create(model=model, **request).stop_reason == "tool_use"
+
+
+def test_openai_format_marks_reach_claude(gateway: Gateway) -> None:
+    """OpenAI-format clients may mark content parts with `cache_control` (the convention other gateways use)."""
+    openai_client = gateway.client()
+    messages: list[Any] = [
+        {
+            "role": "system",
+            "content": [{"type": "text", "text": LONG_SYSTEM, "cache_control": {"type": "ephemeral"}}],
+        },
+        {"role": "user", "content": "Is the cache warm?"},
+    ]
+    openai_client.chat.completions.create(model="claude-sonnet-4", messages=messages)
+    again = openai_client.chat.completions.create(model="claude-sonnet-4", messages=messages)
+    assert again.usage is not None and again.usage.prompt_tokens_details is not None
+    assert (
+        again.usage.prompt_tokens_details.cached_tokens
+        and again.usage.prompt_tokens > again.usage.prompt_tokens_details.cached_tokens
+    )

@@ -219,3 +219,41 @@ def test_stream_error_event_before_first_frame_falls_back(make_gateway: Any, sim
     chunks = list(raw.parse())
     assert raw.headers["x-tiergate-model"] == "gpt-4o"
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+
+
+def test_cache_marks_kept_for_claude_and_stripped_for_openai() -> None:
+    from router.providers.cache_control import CACHE_MARK
+    from router.providers.gemini import GeminiAdapter
+    from router.providers.openai_compat import OpenAICompatAdapter
+
+    mark = {"type": "ephemeral"}
+    body = {
+        CACHE_MARK: True,
+        "messages": [
+            {"role": "system", "content": [{"type": "text", "text": "Rules.", "cache_control": mark}]},
+            {"role": "user", "content": "x"},
+            {
+                "role": "assistant",
+                "tool_calls": [
+                    {
+                        "id": "t1",
+                        "type": "function",
+                        "cache_control": mark,
+                        "function": {"name": "get_weather", "arguments": "{}"},
+                    }
+                ],
+            },
+            {"role": "tool", "tool_call_id": "t1", "content": "sunny", "cache_control": mark},
+        ],
+        "tools": [{**WEATHER, "cache_control": mark}],
+    }
+    out = encode(body)
+    assert out["system"][0]["cache_control"] == mark and out["tools"][0]["cache_control"] == mark
+    assert out["messages"][1]["content"][0]["cache_control"] == mark
+    assert out["messages"][2]["content"][0]["cache_control"] == mark and CACHE_MARK not in out
+    provider = ProviderConfig(base_url="http://h/v1")
+    call = Call(body, "m", False, False, "r")
+    for adapter in (OpenAICompatAdapter(), GeminiAdapter()):
+        sent = adapter.encode_request(call, provider).body
+        assert b"cache_control" not in sent and CACHE_MARK.encode() not in sent
+    assert body["messages"][0]["content"][0]["cache_control"] == mark  # the client's body is not mutated
