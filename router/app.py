@@ -19,10 +19,12 @@ from router.api.asgi import Receive, Scope, Send, send_error
 from router.api.chat import ChatHandler
 from router.api.health import health, ready
 from router.api.models import list_models, retrieve_model
+from router.api.openapi import document_raw_routes, post_operation
 from router.errors import GatewayError, InvalidRequest, NotFound, render_error
 from router.gateway import Gateway, Scorer
 from router.pipeline import Pipeline
 from router.settings import Settings, load_settings
+from router.wire.chat import ChatRequest
 
 log = logging.getLogger("tiergate")
 
@@ -102,8 +104,24 @@ class TiergateApp(Litestar):
         await super().__call__(scope, receive, send)
 
 
+CHAT_DOC = post_operation(
+    "Create a chat completion",
+    ChatRequest,
+    "OpenAI's chat completions API. `model` may be `auto` (routed by the classifier and policy), a configured "
+    "name or alias, or `provider/upstream-model`. Any other OpenAI field is passed on unchanged.",
+    "chat",
+)
+
+
 def _gateway_error(_: Request[Any, Any, Any], error: GatewayError) -> Response[bytes]:
     status, headers, body = render_error(error)
+    return Response(body, status_code=status, headers=headers, media_type="application/json")
+
+
+def _internal_error(_: Request[Any, Any, Any], error: Exception) -> Response[bytes]:
+    log.exception("unhandled error", exc_info=error)
+    wrapped = GatewayError("the gateway hit an internal error; it has been logged")
+    status, headers, body = render_error(wrapped)
     return Response(body, status_code=status, headers=headers, media_type="application/json")
 
 
@@ -166,13 +184,22 @@ def create_app(
 
     features = _features()
     extra_routes = [handler for feature in features for handler in getattr(feature, "route_handlers", [])]
-    return TiergateApp(
+    app = TiergateApp(
         route_handlers=[chat_completions, list_models, retrieve_model, health, ready, *extra_routes],
         lifespan=[lifespan],
-        exception_handlers={GatewayError: _gateway_error, HTTPException: _http_error},
+        exception_handlers={
+            GatewayError: _gateway_error,
+            HTTPException: _http_error,
+            Exception: _internal_error,
+        },
         openapi_config=OpenAPIConfig(title="tiergate", version="0.1.0", path="/openapi"),
         debug=False,
     )
+    raw_docs = {"/v1/chat/completions": CHAT_DOC}
+    for feature in features:
+        raw_docs.update(getattr(feature, "openapi_paths", {}))
+    document_raw_routes(app, raw_docs)
+    return app
 
 
 def app_from_environment() -> Litestar:

@@ -12,7 +12,7 @@ import msgspec
 
 from router.catalog import Model, ModelIndex
 from router.dispatch import Dispatcher
-from router.errors import InvalidRequest, ModelNotFound, ServiceUnavailable
+from router.errors import InvalidRequest, ModelNotFound
 from router.log.schema import requests as requests_table
 from router.log.store import check_schema, make_engine
 from router.log.writer import LogWriter
@@ -110,6 +110,12 @@ class Gateway:
             model = self.index.resolve(request.model)
             if model is None:
                 raise ModelNotFound(f"The model `{request.model}` does not exist", param="model")
+            limit = needs.max_output
+            if limit is not None and limit > model.config.max_output:
+                raise InvalidRequest(
+                    f"max_tokens {limit} exceeds {model.name}'s limit of {model.config.max_output} output tokens",
+                    param="max_tokens",
+                )
             return Route(request.model, model.tier, "explicit", [model], needs=needs)
         started = time.perf_counter()
         difficulty: float | None = None
@@ -129,8 +135,11 @@ class Gateway:
         decision_ms = (time.perf_counter() - started) * 1000
         candidates = candidates_for_tier(self.index, self.settings.routing, tier, needs)
         if not candidates:
-            raise ServiceUnavailable(
-                f"no configured model is adequate for this request at tier {tier!r} "
-                "(context window, tools, vision, json_schema or streaming)"
+            # The request asks for something no model here offers: the client's to change, so a 400.
+            raise InvalidRequest(
+                f"no configured model is adequate for this request at tier {tier!r}: it needs "
+                f"{needs.prompt_tokens} prompt + {needs.max_output or 0} output tokens"
+                + "".join(f", {cap}" for cap in ("tools", "vision", "json_schema") if getattr(needs, cap)),
+                code="no_adequate_model",
             )
         return Route("auto", tier, source, candidates, difficulty, reasoning, decision_ms, needs)

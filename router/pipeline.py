@@ -27,18 +27,13 @@ from router.gateway import Gateway, Route
 from router.providers.base import Call, Usage
 from router.tokens import estimate_prompt_tokens
 from router.wire.chat import ChatRequest
+from router.wire.json import decode_json_object
 
-_decode_any = msgspec.json.Decoder()
 _encoder = msgspec.json.Encoder()
 
 
 def parse_chat_body(raw: bytes) -> tuple[dict[str, Any], ChatRequest]:
-    try:
-        body = _decode_any.decode(raw)
-    except msgspec.DecodeError as exc:
-        raise InvalidRequest(f"request body is not valid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise InvalidRequest("request body must be a JSON object")
+    body = decode_json_object(raw)
     return body, validate_chat_body(body)
 
 

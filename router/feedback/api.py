@@ -111,8 +111,8 @@ async def submit_feedback(request: Request[Any, Any, Any]) -> Response[dict[str,
         text = str(exc)
         param = text.rsplit("at `$.", 1)[1].rstrip("`") if "at `$." in text else None
         raise InvalidRequest(f"invalid feedback: {text}", param=param) from None
-    except msgspec.DecodeError as exc:
-        raise InvalidRequest(f"request body is not valid JSON: {exc}") from None
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        raise InvalidRequest("request body is not a valid JSON object") from None
     score = normalise_score(item.score)
     recent: RecentRequests = app.state.recent_requests
     engine = gateway.writer.engine

@@ -24,6 +24,7 @@ import msgspec
 
 from router.errors import InvalidRequest
 from router.providers.base import Usage
+from router.wire.json import decode_json_object
 from router.wire.responses import (
     FunctionCallItem,
     IncompleteDetails,
@@ -38,20 +39,13 @@ from router.wire.responses import (
     ResponseUsage,
 )
 
-_decode_any = msgspec.json.Decoder()
-
 
 def new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex}"
 
 
 def parse_responses_body(raw: bytes) -> ResponsesRequest:
-    try:
-        body = _decode_any.decode(raw)
-    except msgspec.DecodeError as exc:
-        raise InvalidRequest(f"request body is not valid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise InvalidRequest("request body must be a JSON object")
+    body = decode_json_object(raw)
     try:
         request = msgspec.convert(body, ResponsesRequest)
     except msgspec.ValidationError as exc:
