@@ -14,12 +14,19 @@ from typing import Any
 from litestar import Request, Response, get, post
 from litestar.response import Redirect
 
+from pricing.render import money
 from router.console.auth import Session, current, form_session
 from router.console.layout import e, page, table, to_login, unavailable
 
 
 def _service(request: Request[Any, Any, Any]) -> Any:
     return getattr(request.app.state, "key_service", None)
+
+
+def _keys_and_spend(store: Any) -> tuple[list[Any], dict[str, Decimal]]:
+    """Every key and what the request log says it spent in its budget period (one small query per key)."""
+    keys = store.list()
+    return keys, {key.id: store.spent(key.id, key.budget_period) for key in keys}
 
 
 async def _render(
@@ -29,7 +36,7 @@ async def _render(
     if service is None:
         body = unavailable("Key management", "This gateway runs without the keys feature (router.keys).")
         return page("Keys", body, active="keys", csrf=session.csrf)
-    keys = await asyncio.to_thread(service.store.list)
+    keys, spent = await asyncio.to_thread(_keys_and_spend, service.store)
     csrf = f'<input type="hidden" name="csrf" value="{e(session.csrf)}">'
     rows = []
     for key in reversed(keys):
@@ -47,6 +54,7 @@ async def _render(
                 f"<code>{e(key.prefix)}</code>",
                 f'<span class="state">{e(state)}</span>',
                 e(budget),
+                f'<span class="spent">{e(money(spent[key.id], 6 if spent[key.id] < 10 else 2))}</span>',
                 e(key.rpm or "—"),
                 e(key.tpm or "—"),
                 e(", ".join(key.models) or "all"),
@@ -72,7 +80,7 @@ async def _render(
         '<label>Models (comma-separated) <input name="models"></label>'
         '<button type="submit" id="create-key">Create key</button></form>'
     )
-    headers = ["Name", "Prefix", "State", "Budget", "RPM", "TPM", "Models", "Created", ""]
+    headers = ["Name", "Prefix", "State", "Budget", "Spent (period)", "RPM", "TPM", "Models", "Created", ""]
     body = shown + problem + form + table(headers, rows, css="keys", numeric=99)
     response = page("Keys", body, active="keys", csrf=session.csrf)
     if error:

@@ -136,6 +136,13 @@ def test_console_flow_in_chromium(
     )
     shot(page, "keys")
     assert chat(gateway, secret, "hello from a new key").status_code == 200
+    key_row = page.locator("table.keys tr", has_text="browser-key")
+    for _ in range(50):  # the spend column reads the request log, written in batches
+        page.goto(f"{gateway.url}/ui/keys")
+        if key_row.locator(".spent").inner_text() != "$0.000000":
+            break
+    assert key_row.locator(".spent").inner_text().startswith("$0.0000")
+    assert key_row.locator(".spent").inner_text() != "$0.000000"
     page.locator("table.keys tr", has_text="browser-key").locator("button.revoke").click()
     page.wait_for_url(f"{gateway.url}/ui/keys")
     assert page.locator("table.keys tr", has_text="browser-key").locator(".state").inner_text() == "revoked"
