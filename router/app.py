@@ -42,6 +42,7 @@ FEATURE_MODULES: tuple[str, ...] = (
     "router.keys.feature",
     "router.api.messages",
     "router.api.embeddings",
+    "router.api.messages_extras",
 )
 
 

@@ -81,6 +81,8 @@ class RequestContext:
     response_headers: list[tuple[str, str]] = field(default_factory=list)
     state: dict[str, Any] = field(default_factory=dict)  # hooks' own per-request data
     finished: bool = False
+    # client headers passed on to the provider (e.g. anthropic-beta); adapters keep what their dialect knows
+    upstream_headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -156,7 +158,14 @@ class Pipeline:
     def call_for(self, ctx: RequestContext) -> Call:
         assert ctx.request is not None
         options = ctx.request.stream_options
-        return Call(ctx.body, "", ctx.stream, bool(options and options.include_usage), ctx.request_id)
+        return Call(
+            ctx.body,
+            "",
+            ctx.stream,
+            bool(options and options.include_usage),
+            ctx.request_id,
+            extra_headers=ctx.upstream_headers,
+        )
 
     async def complete(self, ctx: RequestContext) -> Completed:
         assert ctx.route is not None

@@ -47,6 +47,9 @@ _ERROR_TYPES = {
 }
 
 
+_FORWARDED = ("anthropic-beta", "anthropic-version")
+
+
 def error_type(status: int) -> str:
     return _ERROR_TYPES.get(status, "invalid_request_error" if status < 500 else "api_error")
 
@@ -69,6 +72,8 @@ class MessagesHandler:
         try:
             await pipeline.authenticate(ctx)
             raw, _ = parse_messages_body(await read_body(scope, receive, self.limit))
+            # Claude Code's betas and API version reach Anthropic upstreams (other dialects drop them).
+            ctx.upstream_headers = {k: ctx.headers[k] for k in _FORWARDED if k in ctx.headers}
             ctx.body = to_chat(raw)
             ctx.request = validate_chat_body(ctx.body)
             shortcut = await pipeline.prepare(ctx)

@@ -35,7 +35,7 @@ import msgspec
 
 from router.errors import UpstreamError
 from router.providers.anthropic_stream import JSON_TOOL, AnthropicStreamTranslator, finish_reason_of, usage_of
-from router.providers.base import Call, Decoded
+from router.providers.base import Call, Decoded, forwarded_headers
 from router.providers.cache_control import with_mark
 from router.providers.openai_compat import upstream_error_from
 from router.providers.openai_out import ToolCallOut, completion_body, usage_body
@@ -258,7 +258,7 @@ class AnthropicAdapter:
         key = provider.api_key()
         if key:
             headers["x-api-key"] = key
-        headers.update(call.extra_headers)
+        headers.update(forwarded_headers("anthropic", call.extra_headers))
         return UpstreamRequest(
             url=provider.base_url.rstrip("/") + "/messages", headers=headers, body=_encoder.encode(body)
         )

@@ -85,6 +85,11 @@ class ProviderAdapter(Protocol):
     ) -> UpstreamError: ...
 
 
+def forwarded_headers(kind: str, extra: Mapping[str, str]) -> dict[str, str]:
+    """The client headers an adapter of `kind` passes on: `anthropic-*` ones only reach Anthropic."""
+    return {k: v for k, v in extra.items() if kind == "anthropic" or not k.startswith("anthropic-")}
+
+
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
     """Retry-After in seconds (delta form; `retry-after-ms` first, as OpenAI sends it)."""
     raw_ms = headers.get("retry-after-ms")

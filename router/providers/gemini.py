@@ -33,7 +33,7 @@ from typing import Any
 import msgspec
 
 from router.errors import UpstreamError
-from router.providers.base import Call, Decoded
+from router.providers.base import Call, Decoded, forwarded_headers
 from router.providers.gemini_schema import checked
 from router.providers.gemini_stream import (
     NAME,
@@ -274,7 +274,7 @@ class GeminiAdapter:
         key = provider.api_key()
         if key:
             headers["x-goog-api-key"] = key
-        headers.update(call.extra_headers)
+        headers.update(forwarded_headers("gemini", call.extra_headers))
         method = "streamGenerateContent?alt=sse" if call.stream else "generateContent"
         url = f"{provider.base_url.rstrip('/')}/models/{call.upstream_model}:{method}"
         return UpstreamRequest(url=url, headers=headers, body=_encoder.encode(body))

@@ -18,6 +18,7 @@ from router.providers.base import (
     Call,
     Decoded,
     Usage,
+    forwarded_headers,
     gateway_status_for,
     retry_after_seconds,
     status_is_retryable,
@@ -231,7 +232,7 @@ class OpenAICompatAdapter:
         key = provider.api_key()
         if key:
             headers["authorization"] = f"Bearer {key}"
-        headers.update(call.extra_headers)
+        headers.update(forwarded_headers("openai", call.extra_headers))
         return UpstreamRequest(
             url=provider.base_url.rstrip("/") + "/chat/completions",
             headers=headers,
