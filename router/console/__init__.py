@@ -9,6 +9,7 @@ real /v1/chat/completions without the page ever holding a key.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
 from litestar import Litestar
@@ -42,6 +43,7 @@ def session_as_master_key(console: ConsoleAuth) -> Any:
 async def install(app: Litestar, gateway: Gateway, pipeline: Pipeline) -> None:
     console = ConsoleAuth.from_environment()
     app.state.console_auth = console
+    app.state.console_forms_used = OrderedDict()  # create-key forms already submitted (no double create)
     if console.enabled:
         # Before any auth hook, so the key check sees the substituted credential.
         pipeline.hooks.on_request.insert(0, session_as_master_key(console))

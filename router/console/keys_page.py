@@ -8,6 +8,8 @@ and never again (only its hash is stored).
 from __future__ import annotations
 
 import asyncio
+import secrets
+from collections import OrderedDict
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -78,6 +80,7 @@ async def _render(
         '<label>RPM <input name="rpm" inputmode="numeric"></label>'
         '<label>TPM <input name="tpm" inputmode="numeric"></label>'
         '<label>Models (comma-separated) <input name="models"></label>'
+        f'<input type="hidden" name="once" value="{secrets.token_hex(8)}">'
         '<button type="submit" id="create-key">Create key</button></form>'
     )
     headers = ["Name", "Prefix", "State", "Budget", "Spent (period)", "RPM", "TPM", "Models", "Created", ""]
@@ -117,6 +120,14 @@ async def create_key(request: Request[Any, Any, Any]) -> Response[str] | Redirec
     service = _service(request)
     if service is None:
         return await _render(request, session)
+    used: OrderedDict[str, None] = request.app.state.console_forms_used
+    once = form.get("once", "")
+    if once in used:
+        # A resubmitted form (reload, double click): one key per form, and its secret was shown once.
+        return await _render(request, session, error="this form was already used; the key exists (see below)")
+    used[once] = None
+    while len(used) > 1000:
+        used.popitem(last=False)
     name = form.get("name", "").strip()
     period = form.get("budget_period", "month")
     try:

@@ -90,3 +90,19 @@ def test_pricing_calculator_is_exact(console: Gateway) -> None:
     # gpt-4o at $2.50 in / $10 out per 1M: 10M in + 5M out a day = $75.00/day, $2,250.00 per 30 days.
     row = page.text.split('<span class="model">gpt-4o</span>', 1)[1].split("</tr>", 1)[0]
     assert "$75.00" in row and "$2,250.00" in row
+
+
+def test_key_form_creates_once(console: Gateway) -> None:
+    client = login(console)
+    page = client.get("/ui/keys").text
+    csrf = page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    once = page.split('name="once" value="', 1)[1].split('"', 1)[0]
+    form = {"csrf": csrf, "once": once, "name": "twice-posted", "budget_usd": "5"}
+    first = client.post("/ui/keys", data=form)
+    assert first.status_code == 200 and 'id="new-key"' in first.text
+    again = client.post("/ui/keys", data=form)
+    assert again.status_code == 400 and "already used" in again.text and 'id="new-key"' not in again.text
+    assert again.text.count('<span class="key-name">twice-posted<') == 1
+    bad = client.post("/ui/keys", data={**form, "once": "other", "budget_usd": "-1"})
+    assert bad.status_code == 400 and "budget_usd must be positive" in bad.text
+    assert client.post("/ui/keys", data={**form, "csrf": "forged", "once": "x"}).status_code == 403
