@@ -33,6 +33,7 @@ class Dialect:
 DIALECTS = [
     Dialect("openai", "gpt-4o"),
     Dialect("anthropic", "claude-sonnet-4"),
+    Dialect("gemini", "gemini-2.5-flash"),
 ]
 
 PARAMETERS = {
