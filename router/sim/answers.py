@@ -91,35 +91,86 @@ def answer_words(prompt: str, model: str) -> list[str]:
     return [_WORDS[(digest[i % 32] + i * 7) % len(_WORDS)] for i in range(n)]
 
 
-def example_for_schema(schema: Any, depth: int = 0) -> Any:
-    """A value valid for a (JSON Schema) `schema`: enough for tool arguments and structured output."""
+_FORMATS = {
+    "date-time": "2026-01-01T00:00:00Z",
+    "date": "2026-01-01",
+    "time": "00:00:00Z",
+    "email": "user@example.com",
+    "uri": "https://example.com/",
+    "uuid": "00000000-0000-4000-8000-000000000000",
+}
+
+
+def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> Any:
+    """A local `$ref` (`#/$defs/X`, as pydantic writes nested models) looked up in the root schema."""
+    ref = schema.get("$ref")
+    if not isinstance(ref, str) or not ref.startswith("#/"):
+        return schema
+    node: Any = root
+    for part in ref[2:].split("/"):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node if isinstance(node, dict) else {}
+
+
+def _number(schema: dict[str, Any], integer: bool) -> int | float:
+    low = schema.get("minimum", schema.get("exclusiveMinimum"))
+    high = schema.get("maximum", schema.get("exclusiveMaximum"))
+    value: float = 1 if integer else 1.5
+    if low is not None:
+        value = low + (1 if "exclusiveMinimum" in schema and "minimum" not in schema else 0)
+    elif high is not None and value > high:
+        value = high - (1 if "exclusiveMaximum" in schema and "maximum" not in schema else 0)
+    return int(value) if integer else float(value)
+
+
+def _string(schema: dict[str, Any]) -> str:
+    text = _FORMATS.get(str(schema.get("format")), "sample")
+    low, high = int(schema.get("minLength", 0)), schema.get("maxLength")
+    if len(text) < low:
+        text = text + "x" * (low - len(text))
+    return text[: int(high)] if high is not None else text
+
+
+def example_for_schema(schema: Any, depth: int = 0, root: Any = None) -> Any:
+    """A value valid for a (JSON Schema) `schema`: enough for tool arguments and structured output
+    (local `$ref`s, `allOf` merges, numeric bounds, string lengths and common formats included)."""
+    root = schema if root is None else root
     if not isinstance(schema, dict) or depth > 8:
         return "sample"
+    schema = _resolve(schema, root)
     if "const" in schema:
         return schema["const"]
     if schema.get("enum"):
         return schema["enum"][0]
-    for key in ("anyOf", "oneOf", "allOf"):
+    if schema.get("allOf"):
+        merged: dict[str, Any] = {k: v for k, v in schema.items() if k != "allOf"}
+        for part in schema["allOf"]:
+            part = _resolve(part, root) if isinstance(part, dict) else {}
+            merged["properties"] = {**merged.get("properties", {}), **part.get("properties", {})}
+            merged.update({k: v for k, v in part.items() if k != "properties"})
+        return example_for_schema(merged, depth + 1, root)
+    for key in ("anyOf", "oneOf"):
         if schema.get(key):
-            return example_for_schema(schema[key][0], depth + 1)
+            options = [o for o in schema[key] if not (isinstance(o, dict) and o.get("type") == "null")]
+            return example_for_schema((options or schema[key])[0], depth + 1, root)
     kind = schema.get("type", "object" if "properties" in schema else "string")
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), "null")
     if kind == "object":
         props = schema.get("properties") or {}
-        return {name: example_for_schema(sub, depth + 1) for name, sub in props.items()}
+        return {name: example_for_schema(sub, depth + 1, root) for name, sub in props.items()}
     if kind == "array":
         count = max(1, int(schema.get("minItems", 1)))
-        return [example_for_schema(schema.get("items", {}), depth + 1) for _ in range(count)]
-    if kind == "integer":
-        return int(schema.get("minimum", 1))
-    if kind == "number":
-        return float(schema.get("minimum", 1.5))
+        if schema.get("maxItems") is not None:
+            count = min(count, int(schema["maxItems"]))
+        return [example_for_schema(schema.get("items", {}), depth + 1, root) for _ in range(count)]
+    if kind in ("integer", "number"):
+        return _number(schema, kind == "integer")
     if kind == "boolean":
         return True
     if kind == "null":
         return None
-    return "sample"
+    return _string(schema)
 
 
 @dataclass(frozen=True)
