@@ -1,61 +1,34 @@
-"""Pricing: the configured models and the catalog, searchable, with a monthly cost calculator.
+"""Pricing: the catalog (with this gateway's configured prices laid over it), searchable, and a cost calculator.
 
-The calculator is computed here with the same Decimal arithmetic the gateway
-bills with (`pricing.cost.tokens_cost`): a token mix per day -> cost per model
-per month, cheapest first.
+The calculator is `tiergate pricing compare`: the same catalog (`effective_catalog`),
+the same ranking (`compare_rows`, exact Decimal per day), the same month (30 days)
+and the same rounding to the cent, so the page and the CLI print the same figures.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from litestar import Request, Response, get
 from litestar.response import Redirect
 
-from pricing.cost import Price, tokens_cost
+from pricing.cli import DAYS_PER_MONTH, compare_rows, effective_catalog
+from pricing.cost import cents
 from router.console.auth import current
-from router.console.layout import e, page, table, to_login, unavailable, usd
+from router.console.layout import e, page, table, to_login
 from router.gateway import Gateway
 
 MAX_ROWS = 300
+NEEDS = ("tools", "vision", "json_schema", "reasoning")
 
 
-@dataclass(frozen=True)
-class PricedModel:
-    name: str
-    source: str  # "config" (what this gateway bills) or the catalog's provider
-    price: Price
-    context_window: int | None
+def _count(value: str | None, default: int) -> int:
+    text = (value or "").replace(",", "").replace("_", "").strip()
+    return int(text) if text.isdigit() else default
 
 
-def _catalog_models() -> list[PricedModel] | None:
-    try:
-        from pricing.catalog import load_catalog  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return None
-    return [
-        PricedModel(f"{m.provider}/{m.model}", "catalog", m.price, m.context_window) for m in load_catalog()
-    ]
-
-
-def _configured(gateway: Gateway) -> list[PricedModel]:
-    return [
-        PricedModel(name, "config", model.price, model.config.context_window)
-        for name, model in gateway.index.models.items()
-    ]
-
-
-def _number(value: str | None, default: Decimal) -> Decimal:
-    try:
-        parsed = Decimal(value) if value not in (None, "") else default
-    except InvalidOperation:
-        return default
-    return parsed if parsed.is_finite() and parsed >= 0 else default
-
-
-def _price_cell(value: Decimal | None) -> str:
+def _price(value: Decimal | None) -> str:
     return e(f"${value.normalize():f}") if value is not None else "—"
 
 
@@ -67,62 +40,58 @@ def pricing_page(request: Request[Any, Any, Any]) -> Response[str] | Redirect:
     gateway: Gateway = request.app.state.gateway
     params = request.query_params
     query = (params.get("q") or "").strip().lower()
-    input_tokens = _number(params.get("input_tokens"), Decimal(10_000_000))
-    output_tokens = _number(params.get("output_tokens"), Decimal(5_000_000))
-    days = _number(params.get("days"), Decimal(30))
-    catalog = _catalog_models()
-    models = _configured(gateway) + (catalog or [])
-    if query:
-        models = [m for m in models if query in m.name.lower()]
-    priced = sorted(
-        ((tokens_cost(m.price, int(input_tokens), int(output_tokens)) * days, m) for m in models),
-        key=lambda pair: (pair[0], pair[1].name),
-    )
-    shown = priced[:MAX_ROWS]
-    rows = [
-        (
-            f'<span class="model">{e(m.name)}</span>',
-            e(m.source),
-            _price_cell(m.price.input_per_mtok),
-            _price_cell(m.price.output_per_mtok),
-            _price_cell(m.price.cached_input_per_mtok),
-            e(f"{m.context_window:,}") if m.context_window else "—",
-            f'<span class="per-day">{e(usd(monthly / days if days else 0))}</span>',
-            f'<span class="per-month">{e(usd(monthly))}</span>',
-        )
-        for monthly, m in shown
+    input_tokens = _count(params.get("input_tokens"), 10_000_000)
+    output_tokens = _count(params.get("output_tokens"), 5_000_000)
+    cached_tokens = min(_count(params.get("cached_tokens"), 0), input_tokens)
+    needs = {need for need in NEEDS if params.get(need)}
+    catalog = effective_catalog(gateway.settings)
+    ranked = [
+        (key, cost)
+        for key, cost in compare_rows(catalog, input_tokens, output_tokens, cached_tokens, set(), needs)
+        if query in key.lower()
     ]
+    rows = []
+    for key, per_day in ranked[:MAX_ROWS]:
+        model = catalog.get(key)
+        assert model is not None
+        rows.append(
+            (
+                f'<span class="model">{e(key)}</span>',
+                "config" if model.source.startswith("config") else "catalog",
+                _price(model.price.input_per_mtok),
+                _price(model.price.output_per_mtok),
+                _price(model.price.cached_input_per_mtok),
+                e(f"{model.context_window:,}") if model.context_window else "—",
+                f'<span class="per-day">{e(f"${cents(per_day):,}")}</span>',
+                f'<span class="per-month">{e(f"${cents(per_day * DAYS_PER_MONTH):,}")}</span>',
+            )
+        )
+    boxes = "".join(
+        f'<label class="choice"><input type="checkbox" name="{n}" value="1"{" checked" if n in needs else ""}> {n}'
+        "</label>"
+        for n in NEEDS
+    )
     form = (
         '<form class="calc" method="get" action="/ui/pricing">'
         f'<label>Search <input name="q" value="{e(params.get("q") or "")}" placeholder="gpt, deepseek, claude…"></label>'
-        f'<label>Input tokens / day <input name="input_tokens" id="input_tokens" value="{e(input_tokens)}" '
+        f'<label>Input tokens / day <input name="input_tokens" id="input_tokens" value="{input_tokens}" '
         'inputmode="numeric"></label>'
-        f'<label>Output tokens / day <input name="output_tokens" id="output_tokens" value="{e(output_tokens)}" '
+        f'<label>of which cached <input name="cached_tokens" id="cached_tokens" value="{cached_tokens}" '
         'inputmode="numeric"></label>'
-        f'<label>Days / month <input name="days" value="{e(days)}" inputmode="numeric"></label>'
+        f'<label>Output tokens / day <input name="output_tokens" id="output_tokens" value="{output_tokens}" '
+        'inputmode="numeric"></label>'
+        f"<span>Needs {boxes}</span>"
         '<button type="submit" id="calculate">Calculate</button></form>'
     )
     note = (
-        f'<p class="note">{len(priced)} models{" match" if query else ""}; '
-        f"showing the cheapest {len(shown)}. Prices are USD per 1M tokens; "
-        '"config" rows are what this gateway bills.</p>'
+        f'<p class="note">{len(ranked)} of {len(catalog)} models; showing the cheapest {min(len(ranked), MAX_ROWS)}. '
+        f"Prices are USD per 1M tokens; a month is {DAYS_PER_MONTH} days; "
+        '"config" rows carry the prices this gateway bills. Same figures as '
+        f"<code>tiergate pricing compare --input-tokens {input_tokens} --output-tokens {output_tokens} "
+        f"--cached-tokens {cached_tokens}</code>.</p>"
     )
-    missing = (
-        unavailable("The full model catalog", "Only the models in this gateway's config are listed.")
-        if catalog is None
-        else ""
-    )
-    body = (
-        form
-        + missing
-        + note
-        + table(
-            ["Model", "Source", "Input", "Output", "Cached input", "Context", "Per day", "Per month"],
-            rows,
-            css="pricing",
-            numeric=2,
-        )
-    )
+    headers = ["Model", "Source", "Input", "Output", "Cached input", "Context", "Per day", "Per month"]
+    body = form + note + table(headers, rows, css="pricing", numeric=2)
     return page("Pricing", body, active="pricing", csrf=session.csrf)
 
 

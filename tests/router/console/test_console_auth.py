@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-import httpx
-import pytest
+import re
+from pathlib import Path
 
+import httpx
+import msgspec
+import pytest
+import yaml
+
+from router.cli import main
 from router.console.session import COOKIE, ConsoleAuth
 from tests.conftest import Gateway, GatewayFactory
 
@@ -81,15 +87,40 @@ def test_without_a_master_key_the_console_says_so(
     assert httpx.post(gateway.url + "/ui/login", data={"key": ""}).status_code == 503
 
 
-def test_pricing_calculator_is_exact(console: Gateway) -> None:
+def test_pricing_calculator_is_tiergate_pricing_compare(
+    console: Gateway, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     client = login(console)
-    page = client.get(
-        "/ui/pricing", params={"q": "gpt-4o", "input_tokens": "10000000", "output_tokens": "5000000"}
-    )
+    mix = {"input_tokens": "10000000", "output_tokens": "5000000", "cached_tokens": "2000000", "tools": "1"}
+    page = client.get("/ui/pricing", params=mix)
     assert page.status_code == 200
-    # gpt-4o at $2.50 in / $10 out per 1M: 10M in + 5M out a day = $75.00/day, $2,250.00 per 30 days.
-    row = page.text.split('<span class="model">gpt-4o</span>', 1)[1].split("</tr>", 1)[0]
-    assert "$75.00" in row and "$2,250.00" in row
+    shown = re.findall(
+        r'<span class="model">([^<]+)</span>.*?<span class="per-month">\$([^<]+)</span>', page.text
+    )
+    config = tmp_path / "tiergate.yaml"
+    config.write_text(yaml.safe_dump(msgspec.to_builtins(console.settings)))
+    argv = [
+        "pricing",
+        "compare",
+        "--config",
+        str(config),
+        "--per",
+        "month",
+        "--limit",
+        "0",
+        "--needs",
+        "tools",
+    ]
+    argv += ["--input-tokens", "10000000", "--output-tokens", "5000000", "--cached-tokens", "2000000"]
+    assert main(argv) == 0
+    printed = re.findall(r"^\s+\d+\s+(\S+)\s+([\d,.]+)$", capsys.readouterr().out, re.MULTILINE)
+    assert len(shown) > 100
+    assert [(model[:48], month) for model, month in shown] == printed[
+        : len(shown)
+    ]  # the CLI cuts names at 48
+    # gpt-4o as configured ($2.50 in, $1.25 cached in, $10 out per 1M): 8M + 2M cached + 5M out a day
+    # = $20 + $2.50 + $50 = $72.50 a day, $2,175.00 a month.
+    assert ("openai/gpt-4o", "2,175.00") in shown
 
 
 def test_key_form_creates_once(console: Gateway) -> None:

@@ -185,11 +185,9 @@ def test_console_flow_in_chromium(
     page.fill("#output_tokens", "5000000")
     page.click("#calculate")
     page.wait_for_load_state()
-    row = page.locator("table.pricing tr", has=page.locator(".model", has_text="gpt-4o")).filter(
-        has_not_text="mini"
-    )
-    assert row.first.locator(".per-day").inner_text() == "$75.00"
-    assert row.first.locator(".per-month").inner_text() == "$2,250.00"
+    row = page.locator("table.pricing tr", has=page.get_by_text("openai/gpt-4o", exact=True))
+    assert row.locator(".per-day").inner_text() == "$75.00"
+    assert row.locator(".per-month").inner_text() == "$2,250.00"
     shot(page, "pricing")
 
     assert errors == []
