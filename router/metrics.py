@@ -149,6 +149,12 @@ class GatewayMetrics:
         self.ttft = Histogram(
             "tiergate_time_to_first_token_seconds", "Streamed requests: receipt to first frame.", ("model",)
         )
+        self.decision = Histogram(
+            "tiergate_routing_decision_seconds",
+            "Time to pick a tier for `auto` requests, by how it was picked.",
+            ("source",),
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+        )
         self.tokens = Counter("tiergate_tokens_total", "Tokens by model and kind.", ("model", "kind"))
         self.cost = Counter("tiergate_cost_usd_total", "Spend in USD by model.", ("model",))
         self.saved = Counter("tiergate_cache_saved_usd_total", "USD saved by cache hits.", ("model",))
@@ -172,6 +178,7 @@ class GatewayMetrics:
             self.requests,
             self.latency,
             self.ttft,
+            self.decision,
             self.tokens,
             self.cost,
             self.saved,
@@ -216,6 +223,8 @@ class GatewayMetrics:
         tier = (route.tier or "") if route is not None else ""
         self.requests.inc((ctx.endpoint, model, tier, outcome.status, str(outcome.http_status)))
         self.latency.observe((ctx.endpoint, model), time.perf_counter() - outcome.started)
+        if route is not None and route.decision_ms is not None:
+            self.decision.observe((route.tier_source,), route.decision_ms / 1000)
         if outcome.ttft_ms is not None:
             self.ttft.observe((model,), outcome.ttft_ms / 1000)
         usage = outcome.usage

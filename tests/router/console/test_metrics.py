@@ -103,6 +103,11 @@ def test_metrics_match_known_traffic(gateway: Gateway, sim: Sim) -> None:
         value(samples, "tiergate_request_duration_seconds_count", endpoint="chat", model="gpt-4o-mini") == "4"
     )
     assert value(samples, "tiergate_time_to_first_token_seconds_count", model="deepseek-v3") == "2"
+    # Routing decisions: only the `auto` request (forced to a tier) was routed, not the explicit ones.
+    assert value(samples, "tiergate_routing_decision_seconds_count", source="forced") == "1"
+    assert [k for k in samples["tiergate_routing_decision_seconds_count"]] == [
+        frozenset({("source", "forced")})
+    ]
     inf = value(
         samples, "tiergate_request_duration_seconds_bucket", endpoint="chat", model="gpt-4o", le="+Inf"
     )
