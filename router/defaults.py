@@ -108,6 +108,12 @@ KNOWN_PROVIDERS: dict[str, dict[str, Any]] = {
         "env": "GEMINI_API_KEY",
         "provider": {"kind": "gemini", "base_url": "https://generativelanguage.googleapis.com/v1beta"},
         "models": {
+            "gemini-embedding-001": {
+                "upstream": "gemini-embedding-001",
+                "input_per_mtok": 0.15,
+                "context_window": 2048,
+                "capabilities": ["embeddings"],
+            },
             "gemini-2.5-flash": {
                 "upstream": "gemini-2.5-flash",
                 "tier": "reasoning",

@@ -115,7 +115,7 @@ class Codec(Protocol):
     def decode(self, deployment: Deployment, body: bytes, call: Call) -> Decoded: ...
 
     def map_error(
-        self, status: int, headers: Mapping[str, str], body: bytes, provider_name: str
+        self, deployment: Deployment, status: int, headers: Mapping[str, str], body: bytes
     ) -> UpstreamError: ...
 
 
@@ -192,8 +192,11 @@ class Dispatcher:
         attempt.status = response.status
         if response.status >= 400:
             body = await response.read()
-            mapper = codec.map_error if codec is not None else deployment.adapter.map_error
-            raise mapper(response.status, response.headers, body, deployment.provider_name)
+            if codec is not None:
+                raise codec.map_error(deployment, response.status, response.headers, body)
+            raise deployment.adapter.map_error(
+                response.status, response.headers, body, deployment.provider_name
+            )
         return response
 
     async def complete(self, candidates: list[Model], call: Call, codec: Codec | None = None) -> Completed:

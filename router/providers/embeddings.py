@@ -17,6 +17,7 @@ import msgspec
 from router.catalog import Deployment
 from router.errors import UpstreamError
 from router.providers.base import Call, Decoded, Usage
+from router.providers.gemini_embeddings import GeminiEmbeddings
 from router.providers.openai_compat import upstream_error_from
 from router.settings import ProviderConfig
 from router.upstream import UpstreamRequest
@@ -79,6 +80,7 @@ class OpenAIEmbeddings:
 
 EMBEDDING_ADAPTERS: dict[str, EmbeddingsAdapter] = {
     "openai": OpenAIEmbeddings(),
+    "gemini": GeminiEmbeddings(),
 }
 
 
@@ -95,8 +97,6 @@ class EmbeddingsCodec:
         return self._adapter(deployment).decode_embeddings(body, call, deployment.provider_name)
 
     def map_error(
-        self, status: int, headers: Mapping[str, str], body: bytes, provider_name: str
+        self, deployment: Deployment, status: int, headers: Mapping[str, str], body: bytes
     ) -> UpstreamError:
-        # Every dialect's errors are read by the OpenAI mapper until one needs its own (Gemini's
-        # error body has the same {"error": {"message", "code"}} shape).
-        return upstream_error_from(status, headers, body, provider_name)
+        return self._adapter(deployment).map_error(status, headers, body, deployment.provider_name)

@@ -51,6 +51,7 @@ DIALECTS: dict[str, tuple[Callable[[str, str, dict[str, Any], str | None], SimRe
     ":generateContent": (gemini_dialect.parse, gemini_dialect.handle),
     ":streamGenerateContent": (gemini_dialect.parse, gemini_dialect.handle),
     "/v1/embeddings": (embeddings_dialect.parse, embeddings_dialect.handle),
+    ":batchEmbedContents": (embeddings_dialect.gemini_parse, embeddings_dialect.gemini_handle),
 }
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from router.api.asgi import Send
 from router.sim.answers import count_tokens
 from router.sim.common import SimContext, SimRequest, apply_error_fault, before_response, send_json
+from router.sim.gemini import error_body as gemini_error_body
 from router.sim.openai import error_body
 
 
@@ -79,4 +80,39 @@ async def handle(ctx: SimContext, request: SimRequest, send: Send) -> int:
         "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
     }
     await send_json(send, 200, payload)
+    return 200
+
+
+# ---- Gemini: /{provider}/v1beta/models/{model}:batchEmbedContents ----
+
+
+def gemini_parse(provider: str, path: str, body: dict[str, Any], request_id: str | None) -> SimRequest:
+    model = path.rsplit("/models/", 1)[-1].partition(":")[0]
+    texts = _gemini_texts(body)
+    return SimRequest(provider, "gemini", model, body, request_id, False, texts[0] if texts else "")
+
+
+def _gemini_texts(body: dict[str, Any]) -> list[str]:
+    texts = []
+    for request in body.get("requests") or []:
+        parts = ((request or {}).get("content") or {}).get("parts") or []
+        texts.append(" ".join(str(p.get("text", "")) for p in parts if isinstance(p, dict)))
+    return texts
+
+
+async def gemini_handle(ctx: SimContext, request: SimRequest, send: Send) -> int:
+    fault = ctx.faults.pick(request.provider, request.model, request.prompt)
+    await before_response(ctx, fault)
+    status = await apply_error_fault(send, fault, gemini_error_body)
+    if status is not None:
+        return status
+    texts = _gemini_texts(request.body)
+    if not texts:
+        await send_json(send, 400, gemini_error_body(400, None))
+        return 400
+    embeddings = []
+    for text, item in zip(texts, request.body["requests"], strict=True):
+        dimensions = min(int(item.get("outputDimensionality") or 3072), 3072)
+        embeddings.append({"values": vector(request.model, text, dimensions)})
+    await send_json(send, 200, {"embeddings": embeddings})
     return 200

@@ -111,3 +111,27 @@ def test_embedding_models_are_never_chat_candidates(sim: Sim) -> None:
     for tier in ("simple", "reasoning", "hard"):
         names = [m.name for m in candidates_for_tier(index, index._settings.routing, tier, Needs(10, None))]  # type: ignore[arg-type]
         assert names and not any("embedding" in name for name in names)
+
+
+def test_gemini_embeddings_translated(gateway: Gateway) -> None:
+    client = gateway.client()
+    result = client.embeddings.create(
+        model="gemini-embedding-001",
+        input=["alpha", "beta", "alpha"],
+        dimensions=768,
+        extra_headers={"x-request-id": "emb-gemini"},
+    )
+    vectors = [d.embedding for d in result.data]
+    assert all(len(v) == 768 for v in vectors) and vectors[0] == vectors[2] != vectors[1]
+    raw = httpx.post(
+        f"{gateway.url}/v1/embeddings",
+        json={"model": "gemini-embedding-001", "input": "hello", "encoding_format": "float"},
+    )
+    validate(raw.json(), "CreateEmbeddingResponse")
+    assert len(raw.json()["data"][0]["embedding"]) == 3072
+    row = log_rows(gateway, 1)["emb-gemini"]
+    # Gemini reports no usage: the gateway counts locally and says the cost is an estimate
+    assert row.endpoint == "embeddings" and row.provider == "gemini" and row.cost_estimated is True
+    assert row.prompt_tokens == result.usage.prompt_tokens > 0
+    with pytest.raises(openai.BadRequestError):
+        client.embeddings.create(model="gemini-embedding-001", input=[[1, 2, 3]])
