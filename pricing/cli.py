@@ -115,6 +115,7 @@ def effective_catalog(settings: Settings | None) -> Catalog:
                 output=text(config.output_per_mtok) or "0",
                 cached_input=text(config.cached_input_per_mtok),
                 reasoning=text(config.reasoning_per_mtok),
+                cache_write=text(config.cache_write_per_mtok),
                 context_window=config.context_window,
                 max_output=config.max_output,
                 capabilities=list(config.capabilities),

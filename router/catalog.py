@@ -50,6 +50,7 @@ def _price(config: ModelConfig, provider: str, upstream: str, catalog: Catalog |
             config.output_per_mtok,
             config.cached_input_per_mtok,
             config.reasoning_per_mtok,
+            config.cache_write_per_mtok,
         )
     entry = catalog.get(f"{provider}/{upstream}") or catalog.get(upstream)
     return entry.price if entry is not None else Price.of(0, 0)

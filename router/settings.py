@@ -65,6 +65,7 @@ class ModelConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     output_per_mtok: float = 0.0
     cached_input_per_mtok: float | None = None
     reasoning_per_mtok: float | None = None
+    cache_write_per_mtok: float | None = None  # prompt-cache writes (Anthropic bills them at 1.25x input)
     context_window: int = 128_000
     max_output: int = 16_384
     capabilities: list[Capability] = msgspec.field(default_factory=lambda: ["streaming"])

@@ -311,3 +311,35 @@ def test_openai_format_marks_reach_claude(gateway: Gateway) -> None:
         again.usage.prompt_tokens_details.cached_tokens
         and again.usage.prompt_tokens > again.usage.prompt_tokens_details.cached_tokens
     )
+
+
+def test_cache_writes_and_reads_are_priced_at_their_rates(gateway: Gateway) -> None:
+    from decimal import Decimal
+
+    sdk = client(gateway)
+    request: dict[str, Any] = {
+        "model": "claude-sonnet-4",
+        "max_tokens": 20,
+        "system": [{"type": "text", "text": LONG_SYSTEM + "priced", "cache_control": {"type": "ephemeral"}}],
+        "messages": [{"role": "user", "content": "hi"}],
+    }
+    ids = ["cache-price-write", "cache-price-read"]
+    usages = [sdk.messages.create(**request, extra_headers={"x-request-id": rid}).usage for rid in ids]
+    rows: dict[str, Any] = {}
+    deadline = time.monotonic() + 15
+    while len(rows) < 2 and time.monotonic() < deadline:
+        with gateway.engine.connect() as connection:
+            found = connection.execute(select(requests).where(requests.c.id.in_(ids))).all()
+        rows = {r._mapping["id"]: dict(r._mapping) for r in found}
+        time.sleep(0.05)
+    # claude-sonnet-4: input 3, cache write 3.75, cache read 0.30, output 15 (USD per 1M tokens)
+    for rid, usage in zip(ids, usages, strict=True):
+        expected = (
+            usage.input_tokens * Decimal(3)
+            + (usage.cache_creation_input_tokens or 0) * Decimal("3.75")
+            + (usage.cache_read_input_tokens or 0) * Decimal("0.3")
+            + usage.output_tokens * Decimal(15)
+        ) / 10**6
+        assert Decimal(rows[rid]["cost_usd"]) == expected, rid
+    assert usages[0].cache_creation_input_tokens and usages[1].cache_read_input_tokens
+    assert rows["cache-price-read"]["cached_tokens"] == usages[1].cache_read_input_tokens
