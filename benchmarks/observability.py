@@ -78,7 +78,7 @@ def contexts(n: int) -> list[RequestContext]:
             ttft_ms=40.0 if i % 2 else None,
         )
         ctx = RequestContext(f"req_{i}", "chat", {}, outcome=outcome)
-        ctx.route = Route("auto", "simple", "classifier", [])
+        ctx.route = Route("auto", "simple", "classifier", [], 0.2, 0.1, 1.5)
         made.append(ctx)
     return made
 
