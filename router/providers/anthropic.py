@@ -17,7 +17,9 @@ Translation rules (OpenAI chat -> Anthropic), also summarised in the README:
   the JSON document; its call comes back as the message *content* with finish_reason `stop`.
 - Refused with a 400 (the next candidate is tried): `n > 1`, `logprobs`/`top_logprobs`, audio output.
 - Dropped (no equivalent, nothing the client reads depends on them): `seed`, `presence_penalty`,
-  `frequency_penalty`, `logit_bias`, `metadata`, `store`, `service_tier`, `reasoning_effort`, `prediction`.
+  `frequency_penalty`, `logit_bias`, `metadata`, `store`, `service_tier`, `prediction`, and `reasoning_effort`:
+  extended thinking is not switched on, because Claude requires its signed thinking blocks back on the next turn
+  of a tool loop and OpenAI's message format has no place to carry them.
 Responses: text + tool_use -> content + tool_calls; thinking blocks are not shown; stop_reason end_turn /
 stop_sequence -> stop, max_tokens -> length, tool_use -> tool_calls, refusal -> content_filter. Usage:
 prompt_tokens = input + cache read + cache write tokens (every input token), cached_tokens = cache read.

@@ -12,9 +12,10 @@ Translation rules (OpenAI chat -> Gemini), also summarised in the README:
   AUTO/NONE/ANY/ANY with `allowedFunctionNames`. Schemas are converted (see gemini_schema.py).
 - generationConfig: temperature, top_p -> topP, max_tokens -> maxOutputTokens, stop -> stopSequences, seed,
   presence/frequency penalties; `response_format` json_object / json_schema -> responseMimeType
-  `application/json` (+ responseSchema).
+  `application/json` (+ responseSchema); `reasoning_effort` -> thinkingConfig.thinkingBudget (none/minimal 512,
+  low 1024, medium 8192, high 24576 tokens).
 - Refused with a 400 (the next candidate is tried): `n > 1`, `logprobs`, audio output.
-- Dropped: `logit_bias`, `parallel_tool_calls`, `user`, `metadata`, `store`, `service_tier`, `reasoning_effort`.
+- Dropped: `logit_bias`, `parallel_tool_calls`, `user`, `metadata`, `store`, `service_tier`.
 Responses: text parts (not `thought` parts) -> content; functionCall -> tool_calls (finish `tool_calls`);
 finishReason STOP -> stop, MAX_TOKENS -> length, SAFETY / RECITATION / BLOCKLIST / PROHIBITED_CONTENT / SPII /
 IMAGE_SAFETY / LANGUAGE -> content_filter, other -> stop. A prompt blocked outright (`promptFeedback.blockReason`)
@@ -143,6 +144,11 @@ def _tool_config(choice: Any) -> dict[str, Any] | None:
     return None
 
 
+# reasoning_effort -> thinking budget in tokens. 512 is the least every Gemini 2.5 model accepts (Pro cannot
+# switch thinking off, Flash-Lite's floor is 512), so "none" and "minimal" mean "as little as the model allows".
+_THINKING_BUDGETS = {"none": 512, "minimal": 512, "low": 1024, "medium": 8192, "high": 24576}
+
+
 def _generation_config(body: dict[str, Any]) -> dict[str, Any]:
     config: dict[str, Any] = {}
     for source, target in (
@@ -157,6 +163,9 @@ def _generation_config(body: dict[str, Any]) -> dict[str, Any]:
     limit = output_limit(body)
     if limit is not None:
         config["maxOutputTokens"] = limit
+    budget = _THINKING_BUDGETS.get(str(body.get("reasoning_effort")))
+    if budget is not None:
+        config["thinkingConfig"] = {"thinkingBudget": budget}
     stop = stop_list(body.get("stop"))
     if stop:
         config["stopSequences"] = stop

@@ -203,3 +203,9 @@ def test_errors(gateway: Gateway, sim: Sim, status: int, code: str | None, seen:
     assert response.status_code == seen
     validate(response.json(), "ErrorResponse")
     assert len(sim.attempts(response.headers["x-request-id"])) == tries
+
+
+def test_reasoning_effort_is_a_thinking_budget() -> None:
+    high = encode_body({"messages": HI, "reasoning_effort": "high"})
+    assert high["generationConfig"]["thinkingConfig"] == {"thinkingBudget": 24576}
+    assert "generationConfig" not in encode_body({"messages": HI})
