@@ -10,6 +10,7 @@ about them.
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -30,6 +31,8 @@ from router.wire.chat import ChatRequest
 from router.wire.json import decode_json_object
 
 _encoder = msgspec.json.Encoder()
+
+log = logging.getLogger("tiergate.request")
 
 
 def parse_chat_body(raw: bytes) -> tuple[dict[str, Any], ChatRequest]:
@@ -227,7 +230,18 @@ class Pipeline:
             result = hook(ctx)
             if result is not None:
                 await result
-        self.gateway.writer.submit(self.log_row(ctx))
+        row = self.log_row(ctx)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "request %s finished: %s %s via %s, attempts %s, error %s",
+                ctx.request_id,
+                row["status"],
+                row["http_status"],
+                row["model"],
+                row["attempts"],
+                row["error_message"],
+            )
+        self.gateway.writer.submit(row)
 
     def log_row(self, ctx: RequestContext) -> dict[str, Any]:
         outcome, route = ctx.outcome, ctx.route
