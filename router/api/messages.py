@@ -30,7 +30,6 @@ from router.messages.convert import (
 )
 from router.messages.events import MessageEvents, error_event
 from router.pipeline import Pipeline, RequestContext, Shortcut, route_headers, validate_chat_body
-from router.tokens import estimate_prompt_tokens, estimate_text_tokens
 
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
@@ -175,34 +174,7 @@ async def create_message(scope: Scope, receive: Receive, send: Send) -> None:
     await handler(scope, receive, send)
 
 
-@asgi("/v1/messages/count_tokens", copy_scope=False)
-async def count_tokens(scope: Scope, receive: Receive, send: Send) -> None:
-    """Anthropic's token count, estimated locally (tiergate has no provider tokenizers; see router/tokens.py):
-    the same estimate the policy uses for its context-window check."""
-    handler: MessagesHandler = scope["app"].state.messages_handler
-    ctx = request_context(scope, "messages")
-    base = [("x-request-id", ctx.request_id), ("request-id", ctx.request_id)]
-    try:
-        if scope["method"] != "POST":
-            raise InvalidRequest("use POST for /v1/messages/count_tokens")
-        await handler.pipeline.authenticate(ctx)
-        raw = await read_body(scope, receive, handler.limit)
-        body = _decode(raw) if raw else None
-        if isinstance(body, dict):
-            body.setdefault("max_tokens", 1)  # not part of a count request
-        chat = to_chat(parse_messages_body(_encode(body))[0])
-        tools = _encode(chat.get("tools") or [])
-        count = estimate_prompt_tokens(chat["messages"]) + (
-            estimate_text_tokens(tools.decode()) if chat.get("tools") else 0
-        )
-        await send_bytes(send, 200, _encode({"input_tokens": count}), base)
-    except msgspec.DecodeError:
-        await send_anthropic_error(send, InvalidRequest("request body is not valid JSON"), base)
-    except GatewayError as error:
-        await send_anthropic_error(send, error, base)
-
-
-route_handlers = [create_message, count_tokens]
+route_handlers = [create_message]
 
 
 async def install(app: Litestar, gateway: Gateway, pipeline: Pipeline) -> None:
