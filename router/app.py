@@ -195,6 +195,8 @@ def create_app(
         },
         openapi_config=OpenAPIConfig(title="tiergate", version="0.1.0", path="/openapi"),
         debug=False,
+        # Logging is ours (router/observability.py); litestar's default would set the root logger to INFO.
+        logging_config=None,
     )
     raw_docs = {"/v1/chat/completions": CHAT_DOC}
     for feature in features:

@@ -10,7 +10,9 @@ import yaml
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("sim", help="run simulated providers (OpenAI, Anthropic and Gemini wire formats, faults)")
+    parser = subparsers.add_parser(
+        "sim", help="run simulated providers (OpenAI, Anthropic and Gemini wire formats, faults)"
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9090)
     parser.add_argument("--latency-ms", type=float, default=0.0, help="added before every response")
