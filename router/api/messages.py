@@ -89,6 +89,8 @@ class MessagesHandler:
                 usage = ctx.outcome.usage
             message = from_completion(completion, message_id, model.name, usage)
             headers = [*base, *ctx.response_headers, *route_headers(ctx.route, model, ctx.outcome.cost)]
+            if shortcut is not None:
+                headers.append(("x-tiergate-cache", "hit"))
             await send_bytes(send, 200, _encode(message), headers)
         except GatewayError as error:
             pipeline.fail(ctx, error)
@@ -116,7 +118,7 @@ class MessagesHandler:
         else:
             opened = await pipeline.open_stream(ctx)
             model = opened.model
-            source = _opened_frames(opened)
+            source = _opened_frames(opened, ctx.state.get("cache_frames"))
         events = MessageEvents(message_id, model.name)
 
         async def frames() -> AsyncIterator[bytes]:
@@ -143,6 +145,8 @@ class MessagesHandler:
                     yield frame
 
         headers = [*base, *ctx.response_headers, *route_headers(ctx.route, model, None)]
+        if opened is None:
+            headers.append(("x-tiergate-cache", "hit"))
         first: list[float] = []
         completed = await send_sse(receive, send, headers, frames(), first)
         if first:
@@ -158,10 +162,15 @@ async def _replay(frames: list[bytes]) -> AsyncIterator[bytes]:
         yield frame
 
 
-async def _opened_frames(opened: Any) -> AsyncIterator[bytes]:
+async def _opened_frames(opened: Any, captured: list[bytes] | None) -> AsyncIterator[bytes]:
+    """The OpenAI frames of the stream; the response cache, when on, keeps a copy (replayed on a hit)."""
     for frame in opened.first_frames:
+        if captured is not None:
+            captured.append(frame)
         yield frame
     async for frame in opened.rest():
+        if captured is not None:
+            captured.append(frame)
         yield frame
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from router.log.schema import requests
 from router.sim.faults import FaultRule
-from tests.conftest import Gateway, Sim
+from tests.conftest import Gateway, GatewayFactory, Sim
 
 MODELS = ["gpt-4o", "claude-sonnet-4", "gemini-2.5-flash"]
 PNG_DATA = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
@@ -329,3 +329,25 @@ def test_cache_writes_and_reads_are_priced_at_their_rates(gateway: Gateway) -> N
         assert Decimal(rows[rid]["cost_usd"]) == expected, rid
     assert usages[0].cache_creation_input_tokens and usages[1].cache_read_input_tokens
     assert rows["cache-price-read"]["cached_tokens"] == usages[1].cache_read_input_tokens
+
+
+def test_cache_hits_are_answered_in_anthropic_format(make_gateway: GatewayFactory) -> None:
+    gateway = make_gateway(overrides={"keys": {"cache": {"enabled": True}}})
+    sdk = client(gateway)
+    request: dict[str, Any] = {
+        "model": "gemini-2.5-flash",
+        "max_tokens": 100,
+        "tools": [WEATHER],
+        "messages": [{"role": "user", "content": "Weather in Rome, cached?"}],
+    }
+    first = sdk.messages.create(**request)
+    hit = sdk.messages.with_raw_response.create(**request)
+    assert hit.headers.get("x-tiergate-cache") == "hit"
+    assert summary(hit.parse())[:2] == summary(first)[:2]
+    with sdk.messages.stream(**request) as stream:
+        fresh = stream.get_final_message()
+    with sdk.messages.with_streaming_response.create(**request, stream=True) as raw:
+        assert raw.headers.get("x-tiergate-cache") == "hit"
+    with sdk.messages.stream(**request) as stream:
+        replayed = stream.get_final_message()
+    assert summary(replayed)[:2] == summary(fresh)[:2] == summary(first)[:2]
