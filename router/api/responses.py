@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import msgspec
-from litestar import Litestar, asgi
+from litestar import Litestar, Request, Response, asgi, delete, get
 
 from router.api.asgi import Receive, Scope, Send, read_body, send_bytes, send_error
 from router.api.chat import request_context
@@ -180,7 +180,31 @@ async def create_response(scope: Scope, receive: Receive, send: Send) -> None:
     await handler(scope, receive, send)
 
 
-route_handlers = [create_response]
+async def _stored_context(request: Request[Any, Any, Any]) -> tuple[ResponsesHandler, RequestContext]:
+    handler: ResponsesHandler = request.app.state.responses_handler
+    headers = dict(request.headers)
+    ctx = RequestContext(headers.get("x-request-id") or new_id("req"), "responses", headers)
+    await handler.pipeline.authenticate(ctx)
+    return handler, ctx
+
+
+@get("/v1/responses/{response_id:str}", include_in_schema=False)
+async def retrieve_response(request: Request[Any, Any, Any], response_id: str) -> Response[bytes]:
+    """A stored response, as it was returned (only to the key that created it)."""
+    handler, ctx = await _stored_context(request)
+    stored = await handler.store.load(response_id, _key_id(ctx), "response_id")
+    return Response(_encode(stored.response), media_type="application/json")
+
+
+@delete("/v1/responses/{response_id:str}", status_code=200, include_in_schema=False)
+async def delete_response(request: Request[Any, Any, Any], response_id: str) -> Response[bytes]:
+    handler, ctx = await _stored_context(request)
+    await handler.store.delete(response_id, _key_id(ctx))
+    body = {"id": response_id, "object": "response", "deleted": True}
+    return Response(_encode(body), media_type="application/json")
+
+
+route_handlers = [create_response, retrieve_response, delete_response]
 
 
 async def install(app: Litestar, gateway: Gateway, pipeline: Pipeline) -> Callable[[], Awaitable[None]]:

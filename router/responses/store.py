@@ -97,6 +97,17 @@ class ResponseStore:
             raise NotFound(f"Response with id '{response_id}' not found.", param=param)
         return stored
 
+    def _delete(self, response_id: str, key_id: str | None) -> bool:
+        if self._load(response_id, key_id) is None:
+            return False
+        with self.engine.begin() as connection:
+            connection.execute(delete(stored_responses).where(stored_responses.c.id == response_id))
+        return True
+
+    async def delete(self, response_id: str, key_id: str | None) -> None:
+        if not await self._run(self._delete, response_id, key_id):
+            raise NotFound(f"Response with id '{response_id}' not found.", param="response_id")
+
     def _purge(self, now: datetime) -> int:
         with self.engine.begin() as connection:
             result = connection.execute(delete(stored_responses).where(stored_responses.c.expires_at <= now))

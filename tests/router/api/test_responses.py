@@ -258,3 +258,82 @@ async def test_store_round_trip_and_purge(
             await store.load("resp_b", None, "p")
     finally:
         await store.close()
+
+
+def test_codex_request_shape(gateway: Gateway) -> None:
+    """What Codex CLI sends: store false, streamed, reasoning items replayed, developer instructions, a
+    shell function tool, include/prompt_cache_key/reasoning/verbosity fields the gateway accepts and ignores."""
+    shell = {
+        "type": "function",
+        "name": "shell",
+        "description": "Runs a shell command and returns its output.",
+        "strict": False,
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "command": {"type": "array", "items": {"type": "string"}},
+                "workdir": {"type": "string"},
+            },
+            "required": ["command"],
+            "additionalProperties": False,
+        },
+    }
+    history: list[Any] = [
+        {
+            "type": "message",
+            "role": "developer",
+            "content": [{"type": "input_text", "text": "<permissions>"}],
+        },
+        {
+            "type": "message",
+            "role": "user",
+            "content": [{"type": "input_text", "text": "What is in this repo?"}],
+        },
+        {"type": "reasoning", "id": "rs_1", "summary": [], "encrypted_content": "gAAAA..."},
+        {"type": "function_call", "name": "shell", "arguments": '{"command":["ls"]}', "call_id": "call_1"},
+        {"type": "function_call_output", "call_id": "call_1", "output": "README.md\nrouter"},
+    ]
+    body = {
+        "model": "auto",
+        "instructions": "You are Codex, a coding agent.",
+        "input": history,
+        "tools": [shell],
+        "tool_choice": "auto",
+        "parallel_tool_calls": False,
+        "reasoning": {"effort": "medium", "summary": "auto"},
+        "store": False,
+        "include": ["reasoning.encrypted_content"],
+        "prompt_cache_key": "session-1",
+        "text": {"verbosity": "medium"},
+    }
+    events = raw_events(gateway, body)
+    final = events[-1]["response"]
+    assert events[-1]["type"] == "response.completed" and final["store"] is False
+    # after the tool result the model answers in text, so the replayed history reached it in order
+    assert final["output"][0]["type"] == "message" and final["output"][0]["content"][0]["text"]
+    next_turn = raw_events(
+        gateway, {**body, "input": [*history, *final["output"], {"role": "user", "content": "ok"}]}
+    )
+    assert next_turn[-1]["response"]["output"][0]["type"] == "function_call"
+
+
+def test_streamed_incomplete(gateway: Gateway) -> None:
+    events = raw_events(
+        gateway, {"model": "gpt-4o", "input": "Tell me a long story", "max_output_tokens": 16}
+    )
+    assert events[-1]["type"] == "response.incomplete"
+    final = events[-1]["response"]
+    assert final["status"] == "incomplete" and final["incomplete_details"] == {"reason": "max_output_tokens"}
+    assert final["output"][0]["status"] == "incomplete"
+
+
+def test_retrieve_and_delete_stored_response(gateway: Gateway) -> None:
+    client = gateway.client()
+    created = client.responses.create(model="gpt-4o", input="hello")
+    fetched = client.responses.retrieve(created.id)
+    assert fetched.id == created.id and fetched.output_text == created.output_text
+    client.responses.delete(created.id)
+    with pytest.raises(openai.NotFoundError):
+        client.responses.retrieve(created.id)
+    with pytest.raises(openai.NotFoundError):
+        client.responses.delete(created.id)
