@@ -279,6 +279,7 @@ class Pipeline:
             "completion_tokens": usage.completion_tokens,
             "cached_tokens": usage.cached_tokens,
             "reasoning_tokens": usage.reasoning_tokens,
+            "cache_creation_tokens": usage.cache_creation_tokens,
             "cost_usd": outcome.cost,
             "cost_estimated": outcome.estimated,
             "cost_saved_usd": outcome.cost_saved,

@@ -49,6 +49,7 @@ requests = Table(
     Column("completion_tokens", Integer, nullable=False, default=0),
     Column("cached_tokens", Integer, nullable=False, default=0),
     Column("reasoning_tokens", Integer, nullable=False, default=0),
+    Column("cache_creation_tokens", Integer, nullable=False, default=0),
     Column("cost_usd", MONEY, nullable=False, default=0),
     Column("cost_estimated", Boolean, nullable=False, default=False),
     Column("cost_saved_usd", MONEY, nullable=False, default=0),

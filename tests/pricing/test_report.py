@@ -263,3 +263,18 @@ def test_report_on_postgres(
         (Decimal(r["cost_usd"]) for r in logged.rows), Decimal(0)
     )
     assert Decimal(data["total"]["baseline_usd"]) == sum((gpt_4o_cost(r) for r in logged.rows), Decimal(0))
+
+
+def test_cache_writes_are_repriced_on_the_baseline(
+    logged: Logged, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An Anthropic-style row with 1000 cache-write tokens: gpt-4o has no write rate, so they cost its input
+    rate, 1000 x $2.50 per 1M = $0.0025 on top of the row's other tokens."""
+    assert all(r["cache_creation_tokens"] == 0 for r in logged.rows)
+    before = json.loads(run_report(capsys, logged, "--format", "json"))["total"]
+    source = next(r for r in logged.rows if r["id"] == "h1")
+    with logged.gateway.engine.begin() as connection:
+        connection.execute(insert(requests), [{**source, "id": "write", "cache_creation_tokens": 1000}])
+    after = json.loads(run_report(capsys, logged, "--format", "json"))["total"]
+    added = Decimal(after["baseline_usd"]) - Decimal(before["baseline_usd"])
+    assert added == gpt_4o_cost(source) + Decimal("0.0025")
