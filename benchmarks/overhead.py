@@ -25,7 +25,7 @@ from typing import Any
 
 from benchmarks import peers
 from benchmarks.load import LoadResult, run_stream_client, run_wrk, wrk_available
-from benchmarks.procs import Server, cpu_seconds, free_port, post, rss_mib
+from benchmarks.procs import Server, cpu_seconds, free_port, post, rss_mib, settle
 from benchmarks.report import render, summarise
 from benchmarks.workload import SLOW_STREAM_CHUNK_MS, SLOW_STREAM_MATCH, Scenario, scenarios, slow_stream_body
 
@@ -140,8 +140,11 @@ def measure(
             auth=server.auth,
             cpus=load_cpus,
         )
+    # CPU a server spends on its backlog after the load stopped belongs to this cell too.
+    settled = settle(server.pid)
     cpu = cpu_seconds(server.pid) - cpu_before
     return {
+        "settle_s": settled,
         "requests": result.requests,
         "errors": result.errors,
         "rps": result.rps,
@@ -159,8 +162,10 @@ def decision_ms_from_log(database_url_file: Path) -> dict[str, float | None]:
     if not database_url_file.exists():
         return {}
     with sqlite3.connect(database_url_file) as db:
+        # Distinct prompts only: a repeated prompt is answered from the classifier's cache.
         rows = db.execute(
-            "select decision_ms from requests where tier_source in ('classifier', 'placeholder')"
+            "select decision_ms from requests where tier_source in ('classifier', 'placeholder') "
+            "and prompt_hash in (select prompt_hash from requests group by prompt_hash having count(*) = 1)"
         ).fetchall()
     values = sorted(float(r[0]) for r in rows if r[0] is not None)
     if not values:

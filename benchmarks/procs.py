@@ -55,6 +55,18 @@ def rss_mib(pid: int) -> float:
     return total_kib / 1024
 
 
+def settle(pid: int, busy_below: float = 0.05, window_s: float = 0.2, limit_s: float = 30.0) -> float:
+    """Wait until the process tree is idle (a server still working off a backlog after the load stopped
+    would otherwise steal CPU from the next target); returns the seconds waited."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < limit_s:
+        before = cpu_seconds(pid)
+        time.sleep(window_s)
+        if (cpu_seconds(pid) - before) / window_s < busy_below:
+            break
+    return time.perf_counter() - started
+
+
 def post(
     port: int, path: str, body: bytes, auth: str | None = None, timeout: float = 5.0
 ) -> tuple[int, dict[str, str]]:

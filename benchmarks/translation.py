@@ -183,9 +183,7 @@ def main() -> int:
     parser.add_argument("--iterations", type=int, default=2000)
     args = parser.parse_args()
     rows = {kind: measure(kind, adapter, args.iterations) for kind, adapter in ADAPTERS.items()}
-    print(
-        f"{'adapter':<10} {'encode µs':>10} {'decode µs':>10} {'stream µs':>10}   (200-word answer)"
-    )
+    print(f"{'adapter':<10} {'encode µs':>10} {'decode µs':>10} {'stream µs':>10}   (200-word answer)")
     for kind, row in rows.items():
         print(f"{kind:<10} {row['encode_us']:>10.1f} {row['decode_us']:>10.1f} {row['stream_us']:>10.1f}")
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -223,8 +223,12 @@ class OnnxEmbedder(_Tokenized):
         super().__init__()
         self.backend = "onnx-int8" if quantized else "onnx"
         options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
+        # One thread, no spin-waiting: the gateway's event loop needs the other core, and spinning threads on a
+        # shared 2-core machine doubled the CPU per encode (12.5 -> 6.0 ms for a 15-token prompt; the 2-thread
+        # wall time was worse too, 39 -> 21 ms; README, "Performance").
+        options.intra_op_num_threads = threads or 1
         options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = onnxruntime.InferenceSession(
             str(onnx_path(quantized)), options, providers=["CPUExecutionProvider"]
         )

@@ -23,6 +23,7 @@ from sqlalchemy import Engine, Insert, Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from router.log.bulk import BulkInsert
 from router.settings import LogConfig
 
 log = logging.getLogger("tiergate.log")
@@ -59,6 +60,7 @@ class LogWriter:
         # One thread: writes are serialised (SQLite wants that) and never touch the event loop.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tiergate-log")
         self._statement = insert_ignoring_duplicates(engine, table)
+        self._bulk = BulkInsert(engine, table, self._statement)
         self.stats = WriterStats()
 
     @property
@@ -79,7 +81,7 @@ class LogWriter:
 
     def _write(self, rows: list[dict[str, Any]]) -> None:
         with self._engine.begin() as connection:
-            connection.execute(self._statement, rows)
+            self._bulk.execute(connection, rows)
 
     async def _flush_once(self) -> bool:
         """Write one batch; True when the buffer was written (or empty)."""

@@ -1,0 +1,72 @@
+"""The writer's compiled batch insert stores exactly what SQLAlchemy's own insert stores (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from router.log.bulk import BulkInsert
+from router.log.schema import requests
+from router.log.store import make_engine, upgrade
+from router.log.writer import insert_ignoring_duplicates
+
+
+def _row(row_id: str) -> dict[str, Any]:
+    return {
+        "id": row_id,
+        "created_at": datetime(2026, 11, 27, 12, 30, 15, 123456, tzinfo=UTC),
+        "requested_model": "auto",
+        "tier": "reasoning",
+        "tier_source": "classifier",
+        "difficulty": 0.42,
+        "reasoning": 0.91,
+        "decision_ms": 3.5,
+        "model": "deepseek-r1",
+        "provider": "deepseek",
+        "deployment": "deepseek/deepseek-r1",
+        "attempts": [{"model": "deepseek-r1", "status": 429, "error_type": "upstream_429"}, {"status": 200}],
+        "attempt_count": 2,
+        "status": "ok",
+        "http_status": 200,
+        "prompt_tokens": 1234,
+        "completion_tokens": 56,
+        "cost_usd": Decimal("0.0000012345"),
+        "cost_estimated": True,
+        "latency_ms": 12.25,
+        "streamed": True,
+        "prompt_hash": "ab" * 32,
+        "prompt_text": 'say "hi" \u00e9\u00e8',
+        # endpoint, key_id, cached_tokens, ... left out: column defaults (or NULL) apply, as with SQLAlchemy
+    }
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_bulk_insert_matches_sqlalchemy_insert(
+    backend: str, tmp_path: Any, request: pytest.FixtureRequest
+) -> None:
+    url = (
+        f"sqlite:///{tmp_path / 'bulk.db'}"
+        if backend == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
+    upgrade(url)
+    engine = make_engine(url)
+    statement = insert_ignoring_duplicates(engine, requests)
+    bulk = BulkInsert(engine, requests, statement)
+    with engine.begin() as connection:
+        connection.execute(statement, [_row("via-sqlalchemy")])
+        bulk.execute(connection, [_row("via-bulk"), _row("via-bulk")])  # a duplicate id is skipped
+    with engine.connect() as connection:
+        rows = {r.id: dict(r._mapping) for r in connection.execute(select(requests))}
+    assert set(rows) == {"via-sqlalchemy", "via-bulk"}
+    mine, theirs = rows.pop("via-bulk"), rows.pop("via-sqlalchemy")
+    mine.pop("id"), theirs.pop("id")
+    assert mine == theirs
+    assert mine["endpoint"] == "chat" and mine["cached_tokens"] == 0 and mine["key_id"] is None
+    assert mine["attempts"][0]["status"] == 429
+    assert Decimal(mine["cost_usd"]) == Decimal("0.0000012345")
+    engine.dispose()
