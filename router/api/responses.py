@@ -66,6 +66,7 @@ class ResponsesHandler:
             if ctx.stream:
                 await self._stream(receive, send, ctx, base, request, conversion, response_id, shortcut)
                 return
+            hit = shortcut is not None and shortcut.body is not None
             if shortcut is not None and shortcut.body is not None:
                 body, model = shortcut.body, shortcut.model
             else:
@@ -74,6 +75,8 @@ class ResponsesHandler:
             response = from_completion(request, response_id, _decode(body), ctx.outcome.usage)
             await self._keep(ctx, request, conversion, response)
             headers = [*base, *ctx.response_headers, *route_headers(ctx.route, model, ctx.outcome.cost)]
+            if hit:
+                headers.append(("x-tiergate-cache", "hit"))
             await send_bytes(send, 200, _encode(response), headers)
         except GatewayError as error:
             pipeline.fail(ctx, error)
@@ -115,7 +118,7 @@ class ResponsesHandler:
         else:
             opened = await pipeline.open_stream(ctx)
             model = opened.model
-            source = _opened_frames(opened)
+            source = _opened_frames(opened, ctx.state.get("cache_frames"))
         events = ResponseEvents(shell(request, response_id, model.name))
 
         async def frames() -> AsyncIterator[bytes]:
@@ -144,6 +147,8 @@ class ResponsesHandler:
                 yield frame
 
         headers = [*base, *ctx.response_headers, *route_headers(ctx.route, model, None)]
+        if opened is None:
+            headers.append(("x-tiergate-cache", "hit"))
         first: list[float] = []
         completed = await send_sse(receive, send, headers, frames(), first)
         if first:
@@ -159,10 +164,15 @@ async def _replay(frames: list[bytes]) -> AsyncIterator[bytes]:
         yield frame
 
 
-async def _opened_frames(opened: Any) -> AsyncIterator[bytes]:
+async def _opened_frames(opened: Any, captured: list[bytes] | None) -> AsyncIterator[bytes]:
+    """The OpenAI frames of the stream; the response cache, when on, keeps a copy (replayed on a hit)."""
     for frame in opened.first_frames:
+        if captured is not None:
+            captured.append(frame)
         yield frame
     async for frame in opened.rest():
+        if captured is not None:
+            captured.append(frame)
         yield frame
 
 

@@ -337,3 +337,19 @@ def test_retrieve_and_delete_stored_response(gateway: Gateway) -> None:
         client.responses.retrieve(created.id)
     with pytest.raises(openai.NotFoundError):
         client.responses.delete(created.id)
+
+
+def test_cache_hits_are_answered_as_responses(make_gateway: GatewayFactory) -> None:
+    gateway = make_gateway(overrides={"keys": {"cache": {"enabled": True}}})
+    client = gateway.client()
+    request: dict[str, Any] = {"model": "gpt-4o", "input": "Is this answer cached?", "store": False}
+    first = client.responses.create(**request)
+    hit = client.responses.with_raw_response.create(**request)
+    assert hit.headers.get("x-tiergate-cache") == "hit" and hit.parse().output_text == first.output_text
+    validate(json.loads(hit.http_response.content), "Response")
+    fresh = raw_events(gateway, request)  # streams are cached separately
+    with client.responses.with_streaming_response.create(**request, stream=True) as raw:
+        assert raw.headers.get("x-tiergate-cache") == "hit"
+    replayed = raw_events(gateway, request)
+    assert replayed[-1]["response"]["output"][0]["content"][0]["text"] == first.output_text
+    assert [e["type"] for e in replayed] == [e["type"] for e in fresh]
