@@ -110,7 +110,9 @@ class RequestTracer:
                     "error.type": attempt.error_type or "",
                 },
             )
-            if attempt.error_type is not None:
+            skipped = bool(getattr(attempt, "skipped", False))
+            child.set_attribute("tiergate.skipped", skipped)  # not sent: breaker open, Retry-After window
+            if attempt.error_type is not None and not skipped:
                 child.set_status(trace.Status(trace.StatusCode.ERROR, attempt.error_type))
             cursor += duration
             child.end(end_time=cursor)
