@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from classifier import metrics
-from classifier.train import FOLDS, SEED, TrainingSet, ranker
+from classifier.train import FOLDS, SEED, TrainingSet, fit_gain
 
 # RouteLLM's published figures (Ong et al., 2024, arXiv:2406.18665, the MMLU and GSM8K result tables), GPT-4 vs
 # Mixtral-8x7B, for its best routers, trained on Chatbot Arena preferences augmented with MMLU-validation golden
@@ -34,7 +34,7 @@ ROUTELLM_PUBLISHED: dict[str, dict[str, tuple[float | None, float | None, float 
 
 
 def heldout_scores(ts: TrainingSet, outcome_rows: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]:
-    """Out-of-fold difficulty scores for the rows with outcomes (NaN elsewhere)."""
+    """Out-of-fold difficulty gains (the uncalibrated ranking score) for the rows with outcomes, NaN elsewhere."""
     from sklearn.model_selection import GroupKFold
 
     scores = np.full(len(ts.records), np.nan)
@@ -42,9 +42,9 @@ def heldout_scores(ts: TrainingSet, outcome_rows: npt.NDArray[np.bool_]) -> npt.
     always_train = np.flatnonzero(~outcome_rows)
     folds = GroupKFold(n_splits=FOLDS, shuffle=True, random_state=SEED)
     for train_idx, test_idx in folds.split(rows, groups=ts.groups[rows]):
-        shell, head = ranker(ts, np.concatenate([rows[train_idx], always_train]))
+        shell, mixture = fit_gain(ts, np.concatenate([rows[train_idx], always_train]))
         test = rows[test_idx]
-        scores[test] = head.probability(shell.design(ts.embeddings[test], ts.feats[test]))
+        scores[test] = mixture.gain(shell.design(ts.embeddings[test], ts.feats[test]))
     return scores
 
 

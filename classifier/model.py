@@ -1,14 +1,14 @@
 """The trained routing model and its artifact file.
 
-Two calibrated linear heads over the same input, the unit embedding concatenated with standardised cheap
-features:
+Two calibrated scores over the same input, the unit embedding concatenated with standardised cheap features:
 
-* `difficulty`: P(the cheap model fails where the strong one succeeds);
-* `reasoning`: P(the request needs multi-step reasoning).
+* `difficulty`: P(the cheap model fails where the strong one succeeds), a gated mixture of logistic experts
+  (difficulty.py) Platt-scaled on held-out folds;
+* `reasoning`: P(the request needs multi-step reasoning), a logistic regression Platt-scaled on out-of-fold
+  decision values.
 
-Each head is a logistic regression followed by Platt scaling fitted on out-of-fold decision values (train.py), so
-serving is two dot products and two sigmoids in numpy: no scikit-learn on the hot path, and an artifact of plain
-arrays. The artifact is an `.npz` of those arrays plus a JSON metadata string, loaded with `allow_pickle=False`
+Serving is a handful of dot products and sigmoids in numpy: no scikit-learn on the hot path, and an artifact of
+plain arrays. The artifact is an `.npz` of those arrays plus a JSON metadata string, loaded with `allow_pickle=False`
 (loading it can run no code), a few kilobytes.
 """
 
@@ -24,11 +24,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from classifier.difficulty import Difficulty
 from classifier.embed import EMBEDDING_DIM, MODEL_NAME
 from classifier.features import FEATURE_VERSION, NAMES
 from classifier.text import TEXT_VERSION
 
-ARTIFACT_FORMAT = 1
+ARTIFACT_FORMAT = 2
 SHIPPED_ARTIFACT = Path(__file__).resolve().parent / "artifacts" / "router-v1.npz"
 RETRAIN_HINT = (
     "retrain it with `tiergate classifier train --data classifier/data/seed.jsonl "
@@ -66,7 +67,7 @@ class Head:
 class RouterModel:
     feature_mean: npt.NDArray[np.float64]
     feature_scale: npt.NDArray[np.float64]
-    difficulty: Head
+    difficulty: Difficulty
     reasoning: Head
     metadata: dict[str, Any]
 
@@ -88,9 +89,14 @@ class RouterModel:
             "feature_scale": self.feature_scale,
             "metadata": np.array(json.dumps(self.metadata, sort_keys=True)),
         }
-        for name, head in (("difficulty", self.difficulty), ("reasoning", self.reasoning)):
-            arrays[f"{name}_weights"] = head.weights
-            arrays[f"{name}_params"] = np.array([head.bias, head.platt_a, head.platt_b])
+        head = self.reasoning
+        arrays["reasoning_weights"] = head.weights
+        arrays["reasoning_params"] = np.array([head.bias, head.platt_a, head.platt_b])
+        d = self.difficulty
+        for name in ("strong_w", "strong_b", "weak_w", "weak_b", "gate_w", "gate_b"):
+            arrays[f"difficulty_{name}"] = getattr(d, name)
+        arrays["difficulty_platt"] = np.array([d.platt_a, d.platt_b])
+        arrays["difficulty_experts"] = np.array(json.dumps(list(d.experts)))
         buffer = io.BytesIO()
         np.savez_compressed(buffer, **arrays)  # type: ignore[arg-type]
         return buffer.getvalue()
@@ -128,9 +134,9 @@ def load_model(path: str | Path | None = None) -> tuple[RouterModel, str]:
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
             metadata = json.loads(str(npz["metadata"]))
-            arrays = {
-                name: np.asarray(npz[name], dtype=np.float64) for name in npz.files if name != "metadata"
-            }
+            experts = json.loads(str(npz["difficulty_experts"])) if "difficulty_experts" in npz.files else []
+            text = ("metadata", "difficulty_experts")
+            arrays = {name: np.asarray(npz[name], dtype=np.float64) for name in npz.files if name not in text}
     except (ValueError, KeyError, OSError, EOFError) as exc:
         raise ArtifactError(
             f"{target} is not a tiergate classifier artifact ({exc.__class__.__name__}: {exc}); {RETRAIN_HINT}"
@@ -148,22 +154,33 @@ def load_model(path: str | Path | None = None) -> tuple[RouterModel, str]:
         )
     width = EMBEDDING_DIM + len(NAMES)
     try:
-        heads = {
-            name: Head(
-                weights=arrays[f"{name}_weights"],
-                bias=float(arrays[f"{name}_params"][0]),
-                platt_a=float(arrays[f"{name}_params"][1]),
-                platt_b=float(arrays[f"{name}_params"][2]),
-            )
-            for name in ("difficulty", "reasoning")
-        }
-        model = RouterModel(
-            arrays["feature_mean"], arrays["feature_scale"], heads["difficulty"], heads["reasoning"], metadata
+        reasoning = Head(
+            weights=arrays["reasoning_weights"],
+            bias=float(arrays["reasoning_params"][0]),
+            platt_a=float(arrays["reasoning_params"][1]),
+            platt_b=float(arrays["reasoning_params"][2]),
         )
+        difficulty = Difficulty(
+            experts=tuple(str(e) for e in experts),
+            strong_w=arrays["difficulty_strong_w"],
+            strong_b=arrays["difficulty_strong_b"],
+            weak_w=arrays["difficulty_weak_w"],
+            weak_b=arrays["difficulty_weak_b"],
+            gate_w=arrays["difficulty_gate_w"],
+            gate_b=arrays["difficulty_gate_b"],
+            platt_a=float(arrays["difficulty_platt"][0]),
+            platt_b=float(arrays["difficulty_platt"][1]),
+        )
+        model = RouterModel(arrays["feature_mean"], arrays["feature_scale"], difficulty, reasoning, metadata)
     except (KeyError, IndexError) as exc:
         raise ArtifactError(f"classifier artifact {target} lacks {exc}; {RETRAIN_HINT}") from exc
-    shapes_ok = all(h.weights.shape == (width,) for h in heads.values()) and model.feature_mean.shape == (
-        len(NAMES),
+    n = len(difficulty.experts)
+    shapes_ok = (
+        reasoning.weights.shape == (width,)
+        and model.feature_mean.shape == (len(NAMES),)
+        and n > 0
+        and all(getattr(difficulty, a).shape == (n, width) for a in ("strong_w", "weak_w", "gate_w"))
+        and all(getattr(difficulty, a).shape == (n,) for a in ("strong_b", "weak_b", "gate_b"))
     )
     if not shapes_ok:
         raise ArtifactError(f"classifier artifact {target} has arrays of the wrong shape; {RETRAIN_HINT}")

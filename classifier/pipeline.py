@@ -9,12 +9,12 @@ from typing import Any
 import numpy as np
 
 from classifier import data as rd
-from classifier import evaluate, metrics
+from classifier import difficulty, evaluate, metrics
 from classifier.embedcache import embed_cached
 from classifier.features import feature_matrix
 from classifier.model import load_model
 from classifier.text import conversation_text, last_user_text, prompt_messages
-from classifier.train import FOLDS, SEED, build, describe, fit
+from classifier.train import FOLDS, SEED, build, describe, fit, fit_gain
 
 
 def train_artifact(
@@ -33,21 +33,26 @@ def train_artifact(
     groups_with_outcomes = len(set(ts.groups[outcome_rows].tolist()))
     metadata = describe(paths, ts, strong, weak)
     if groups_with_outcomes >= FOLDS:
-        scores = evaluate.heldout_scores(ts, outcome_rows)
-        table, _ = evaluate.report(ts, scores, strong, weak)
+        gains = evaluate.heldout_scores(ts, outcome_rows)
+        table, _ = evaluate.report(ts, gains, strong, weak)
         metadata["heldout_metrics"] = table
         metadata["heldout_method"] = (
             f"{FOLDS}-fold cross-validation grouped by subject (by question where a source has one domain), "
             f"seed {SEED}"
         )
-    else:
-        scores = np.full(len(records), np.nan)
-    model = fit(ts, metadata=metadata)
-    if np.isnan(scores).all():
-        scores, _ = model.predict(ts.embeddings, ts.feats)
-        metadata["thresholds_from"] = "in-sample scores (too few groups for held-out folds)"
-    else:
         metadata["thresholds_from"] = "held-out scores of the rows with outcomes"
+    else:
+        shell, mixture = fit_gain(ts, np.arange(len(records)))
+        gains = np.where(outcome_rows, mixture.gain(shell.design(ts.embeddings, ts.feats)), np.nan)
+        metadata["thresholds_from"] = "in-sample scores (too few groups for held-out folds)"
+    # Calibrate on the rows with outcomes and a known difficulty label: P(weak fails where strong succeeds).
+    calibrate = outcome_rows & (ts.difficulty >= 0)
+    platt = difficulty.platt(gains[calibrate], ts.difficulty[calibrate])
+    model = fit(ts, platt, metadata=metadata)
+    # The held-out calibrated difficulty of each row with outcomes: what the recommended thresholds cut.
+    scores = np.where(
+        outcome_rows, 1.0 / (1.0 + np.exp(-(platt[0] * np.nan_to_num(gains) + platt[1]))), np.nan
+    )
     metadata["thresholds"] = {
         "difficulty": evaluate.thresholds(scores),
         "reasoning": 0.5,

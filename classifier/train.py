@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from classifier import data as rd
+from classifier import difficulty
 from classifier.embedcache import embed_cached
 from classifier.features import feature_matrix
 from classifier.labels import reasoning_label
@@ -27,11 +28,14 @@ from classifier.model import Head, RouterModel, compatibility
 from classifier.text import conversation_text, last_user_text, prompt_messages
 
 SEED = 20240601
-# Inverse regularisation strength of the logistic heads, chosen on the held-out folds (see README).
-C_DIFFICULTY = 0.1
+# Inverse regularisation strength of the reasoning head (the difficulty mixture's are in difficulty.py).
 C_REASONING = 1.0
-# The hand-written seed rows are few but cover task types the benchmarks lack; they count this many times.
-SEED_WEIGHT = 5.0
+# Weight of the hand-written seed rows (rows without measured outcomes). They cover task types the benchmarks
+# lack; for reasoning their labels are better than the benchmarks' subject-level ones, so they count more there.
+# For difficulty their labels are judgement, not measurement: weighted up they cost held-out APGR (MMLU 0.595
+# at 5 against 0.614 at 1), so they count once.
+SEED_WEIGHT = 1.0
+SEED_WEIGHT_REASONING = 5.0
 FOLDS = 5
 
 
@@ -42,6 +46,10 @@ class TrainingSet:
     feats: npt.NDArray[np.float32]
     difficulty: npt.NDArray[np.int64]  # 0/1, or -1 where unknown
     reasoning: npt.NDArray[np.int64]
+    strong_ok: npt.NDArray[np.int64]  # did the strong model answer well (0/1, -1 unknown)
+    weak_ok: npt.NDArray[np.int64]
+    outcome: npt.NDArray[np.bool_]  # the row has measured scores for both models
+    sources: npt.NDArray[np.str_]
     groups: npt.NDArray[np.str_]  # rows sharing a group stay on one side of every split
     weights: npt.NDArray[np.float64]
 
@@ -65,15 +73,31 @@ def build(records: list[rd.Record], strong: str, weak: str, backend: str = "onnx
     def label(value: int | None) -> int:
         return -1 if value is None else value
 
-    seeded = np.array([not r.scores for r in records])
+    outcome = np.array([strong in r.scores and weak in r.scores for r in records])
+    difficulty = np.array([label(rd.difficulty_label(r, strong, weak)) for r in records], dtype=np.int64)
+    # Outcomes per model: measured where scored (a score above 0.5 counts as a good answer); for rows with only
+    # a difficulty label, 1 reads "the strong model succeeds, the weak fails" and 0 "both succeed" (the seed
+    # set's easy prompts are ones any model answers).
+    strong_ok = np.where(
+        outcome, [int(r.scores.get(strong, 0.0) > 0.5) for r in records], np.where(difficulty >= 0, 1, -1)
+    )
+    weak_ok = np.where(
+        outcome,
+        [int(r.scores.get(weak, 0.0) > 0.5) for r in records],
+        np.where(difficulty >= 0, 1 - difficulty, -1),
+    )
     return TrainingSet(
         records=records,
         embeddings=embeddings,
         feats=feats,
-        difficulty=np.array([label(rd.difficulty_label(r, strong, weak)) for r in records], dtype=np.int64),
+        difficulty=difficulty,
         reasoning=np.array([label(reasoning_label(r)) for r in records], dtype=np.int64),
+        strong_ok=strong_ok.astype(np.int64),
+        weak_ok=weak_ok.astype(np.int64),
+        outcome=outcome,
+        sources=np.array([r.source for r in records]),
         groups=split_groups(records),
-        weights=np.where(seeded, SEED_WEIGHT, 1.0),
+        weights=np.where(outcome, 1.0, SEED_WEIGHT),
     )
 
 
@@ -118,36 +142,49 @@ def fit_head(
     )
 
 
-def fit(
-    ts: TrainingSet, rows: npt.NDArray[np.intp] | None = None, metadata: dict[str, Any] | None = None
-) -> RouterModel:
-    """Fit both heads on `rows` of the training set (all rows by default)."""
-    idx = np.arange(len(ts.records)) if rows is None else rows
+def _scaled(
+    ts: TrainingSet, idx: npt.NDArray[np.intp]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     feats = ts.feats[idx].astype(np.float64)
-    mean = feats.mean(axis=0)
-    scale = np.where(feats.std(axis=0) > 1e-9, feats.std(axis=0), 1.0)
-    shell = RouterModel(mean, scale, _empty_head(), _empty_head(), {})
-    x = shell.design(ts.embeddings[idx], ts.feats[idx])
-    for name, y in (("difficulty", ts.difficulty[idx]), ("reasoning", ts.reasoning[idx])):
+    std = feats.std(axis=0)
+    return feats.mean(axis=0), np.where(std > 1e-9, std, 1.0)
+
+
+def fit_gain(ts: TrainingSet, rows: npt.NDArray[np.intp]) -> tuple[RouterModel, difficulty.Difficulty]:
+    """The uncalibrated difficulty mixture on `rows`, with the feature scaling it expects (a model shell)."""
+    mean, scale = _scaled(ts, rows)
+    d = difficulty.fit(
+        _design(ts, rows, mean, scale),
+        ts.strong_ok[rows],
+        ts.weak_ok[rows],
+        ts.sources[rows],
+        ts.weights[rows],
+        ts.outcome[rows],
+    )
+    return RouterModel(mean, scale, d, _empty_head(), {}), d
+
+
+def _design(
+    ts: TrainingSet, idx: npt.NDArray[np.intp], mean: npt.NDArray[np.float64], scale: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    return np.hstack(
+        [ts.embeddings[idx].astype(np.float64), (ts.feats[idx].astype(np.float64) - mean) / scale]
+    )
+
+
+def fit(ts: TrainingSet, platt: tuple[float, float], metadata: dict[str, Any] | None = None) -> RouterModel:
+    """Fit both scores on every row; `platt` calibrates the difficulty gain (from held-out folds)."""
+    idx = np.arange(len(ts.records))
+    for name, y in (("difficulty", ts.difficulty), ("reasoning", ts.reasoning)):
         if len(set(y[y >= 0].tolist())) < 2:
             raise rd.DataError(f"the training data needs both 0 and 1 {name} labels")
-    heads = {
-        "difficulty": fit_head(x, ts.difficulty[idx], ts.weights[idx], ts.groups[idx], C_DIFFICULTY),
-        "reasoning": fit_head(x, ts.reasoning[idx], ts.weights[idx], ts.groups[idx], C_REASONING),
-    }
-    return RouterModel(mean, scale, heads["difficulty"], heads["reasoning"], metadata or {})
-
-
-def ranker(ts: TrainingSet, rows: npt.NDArray[np.intp]) -> tuple[RouterModel, Head]:
-    """The uncalibrated difficulty head fitted on `rows` (calibration is monotone, so rankings need no more)."""
-    feats = ts.feats[rows].astype(np.float64)
-    std = feats.std(axis=0)
-    shell = RouterModel(feats.mean(axis=0), np.where(std > 1e-9, std, 1.0), _empty_head(), _empty_head(), {})
-    y = ts.difficulty[rows]
-    known = y >= 0
-    x = shell.design(ts.embeddings[rows], ts.feats[rows])[known]
-    lr = _logistic(C_DIFFICULTY).fit(x, y[known], sample_weight=ts.weights[rows][known])
-    return shell, Head(np.asarray(lr.coef_[0], dtype=np.float64), float(lr.intercept_[0]), 1.0, 0.0)
+    shell, d = fit_gain(ts, idx)
+    x = _design(ts, idx, shell.feature_mean, shell.feature_scale)
+    weights = np.where(ts.outcome, 1.0, SEED_WEIGHT_REASONING)
+    reasoning = fit_head(x, ts.reasoning, weights, ts.groups, C_REASONING)
+    return RouterModel(
+        shell.feature_mean, shell.feature_scale, d.calibrated(*platt), reasoning, metadata or {}
+    )
 
 
 def _empty_head() -> Head:
@@ -167,9 +204,13 @@ def describe(paths: Sequence[str | Path], ts: TrainingSet, strong: str, weak: st
         "weak_model": weak,
         "difficulty_margin": rd.DIFFICULTY_MARGIN,
         "hyperparameters": {
-            "c_difficulty": C_DIFFICULTY,
+            "difficulty_c_general": difficulty.C_GENERAL,
+            "difficulty_c_specialist": difficulty.C_SPECIALIST,
+            "difficulty_specialist_share": difficulty.SPECIALIST_SHARE,
+            "difficulty_min_expert_rows": difficulty.MIN_EXPERT_ROWS,
             "c_reasoning": C_REASONING,
             "seed_weight": SEED_WEIGHT,
+            "seed_weight_reasoning": SEED_WEIGHT_REASONING,
             "seed": SEED,
             "folds": FOLDS,
         },
