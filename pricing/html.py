@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from decimal import Decimal
 from html import escape
@@ -10,6 +11,8 @@ from pricing.render import money, money_places, pct, period_text, price_text, wh
 from pricing.report import Group, Report
 from pricing.svg import PALETTE, Series, bar_chart, donut, line_chart
 from pricing.whatif import WhatIf
+
+MAX_POINTS = 400
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:0;background:#f8fafc;color:#0f172a}
@@ -56,9 +59,12 @@ def _row(group: Group, places: int, quality: bool, css: str = "") -> str:
 def _timeline(report: Report, places: int) -> str:
     if not report.timeline:
         return line_chart([], str, str)
-    start = report.timeline[0].at.timestamp()
-    actual = [(p.at.timestamp() - start, float(p.actual)) for p in report.timeline]
-    baseline = [(p.at.timestamp() - start, float(p.baseline)) for p in report.timeline]
+    # Cumulative curves keep their shape at a few hundred points; a million would bloat the page.
+    step = max(1, math.ceil(len(report.timeline) / MAX_POINTS))
+    points = [*report.timeline[:-1:step], report.timeline[-1]]
+    start = points[0].at.timestamp()
+    actual = [(p.at.timestamp() - start, float(p.actual)) for p in points]
+    baseline = [(p.at.timestamp() - start, float(p.baseline)) for p in points]
 
     span = actual[-1][0]
     shape = "%m-%d %H:%M:%S" if span < 3600 else "%m-%d %H:%M"

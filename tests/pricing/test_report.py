@@ -21,7 +21,7 @@ from router.cli import main
 from router.log.schema import requests
 from router.tokens import estimate_prompt_tokens
 from tests.conftest import Gateway, GatewayFactory, Sim
-from tests.pricing.workload import NO_USAGE_PROMPT, Logged, drive
+from tests.pricing.workload import NO_USAGE_PROMPT, Logged, drive, wait_rows
 
 M = Decimal(1_000_000)
 # gpt-4o, the sim config's baseline: $2.50 in, $1.25 cached in, $10.00 out per 1M; no separate reasoning rate.
@@ -278,3 +278,31 @@ def test_cache_writes_are_repriced_on_the_baseline(
     after = json.loads(run_report(capsys, logged, "--format", "json"))["total"]
     added = Decimal(after["baseline_usd"]) - Decimal(before["baseline_usd"])
     assert added == gpt_4o_cost(source) + Decimal("0.0025")
+
+
+def test_real_cache_hits_from_the_gateway_count_as_savings(
+    make_gateway: GatewayFactory, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The gateway's response cache answers the second identical request for free: the report prices the
+    hit on the baseline like any request (all saved) and names it in cache_saved."""
+    gateway = make_gateway(overrides={"keys": {"cache": {"enabled": True}}})
+    body = {
+        "model": "deepseek-v3",
+        "messages": [{"role": "user", "content": "What does a cache do?"}],
+        "temperature": 0,
+    }
+    first = httpx.post(f"{gateway.url}/v1/chat/completions", json=body, timeout=20)
+    second = httpx.post(f"{gateway.url}/v1/chat/completions", json=body, timeout=20)
+    assert second.headers["x-tiergate-cache"] == "hit" and first.status_code == 200
+    rows = sorted(wait_rows(gateway.engine, 2), key=lambda r: r["cache_hit"])
+    miss, hit = rows
+    assert hit["cache_hit"] is True and Decimal(hit["cost_usd"]) == 0
+    assert Decimal(hit["cost_saved_usd"]) == Decimal(miss["cost_usd"]) > 0
+    config = tmp_path / "cache.yaml"
+    config.write_text(yaml.safe_dump({"database_url": gateway.settings.database_url}))
+    assert main(["report", "--config", str(config), "--format", "json"]) == 0
+    total = json.loads(capsys.readouterr().out)["total"]
+    assert total["cache_hits"] == 1
+    assert Decimal(total["spend_usd"]) == Decimal(miss["cost_usd"])
+    assert Decimal(total["cache_saved_usd"]) == gpt_4o_cost(hit)
+    assert Decimal(total["saved_usd"]) == gpt_4o_cost(miss) + gpt_4o_cost(hit) - Decimal(miss["cost_usd"])
