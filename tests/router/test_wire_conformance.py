@@ -21,7 +21,7 @@ import pytest
 
 from tests.conftest import Gateway
 from tests.openapi_schema import validate
-from tests.sse import chat_chunks, responses_events
+from tests.sse import chat_chunks, post_sse, responses_events
 
 
 @dataclass(frozen=True)
@@ -198,3 +198,58 @@ def test_responses_api_through_dialect(gateway: Gateway, dialect: Dialect) -> No
     assert events[-1]["type"] == "response.completed"
     text_events = responses_events(url, {"model": dialect.model, "input": "Hello there"})
     assert [e["type"] for e in text_events][-1] == "response.completed"
+
+
+def _anthropic_events(gateway: Gateway, body: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    pairs = post_sse(f"{gateway.url}/v1/messages", {**body, "stream": True})
+    events = []
+    for name, data in pairs:
+        event = json.loads(data)
+        assert name == event["type"], "every data line follows an `event:` line naming its type"
+        events.append((name, event))
+    return events
+
+
+@pytest.mark.parametrize("tools", [False, True], ids=["text", "tool_use"])
+def test_anthropic_stream_order(gateway: Gateway, dialect: Dialect, tools: bool) -> None:
+    """/v1/messages streams, whatever dialect serves them: Anthropic's documented event order."""
+    body: dict[str, Any] = {"model": dialect.model, "max_tokens": 200, "messages": ASK}
+    if tools:
+        body["tools"] = [{"name": "forecast", "description": "Weather forecast", "input_schema": PARAMETERS}]
+    events = [(n, e) for n, e in _anthropic_events(gateway, body) if n != "ping"]
+    names = [n for n, _ in events]
+    assert names[0] == "message_start" and names[-2:] == ["message_delta", "message_stop"]
+    start = events[0][1]["message"]
+    assert start["role"] == "assistant" and start["content"] == [] and "input_tokens" in start["usage"]
+    open_index: int | None = None
+    blocks: dict[int, dict[str, Any]] = {}
+    for name, event in events[1:-2]:
+        if name == "content_block_start":
+            assert open_index is None and event["index"] == len(blocks)
+            open_index = event["index"]
+            blocks[event["index"]] = {**event["content_block"], "json": ""}
+        elif name == "content_block_delta":
+            assert event["index"] == open_index
+            delta = event["delta"]
+            block = blocks[event["index"]]
+            if delta["type"] == "text_delta":
+                block["text"] += delta["text"]
+            else:
+                assert delta["type"] == "input_json_delta"
+                block["json"] += delta["partial_json"]
+        else:
+            assert name == "content_block_stop" and event["index"] == open_index
+            open_index = None
+    assert open_index is None and blocks
+    delta = events[-2][1]
+    assert delta["usage"]["output_tokens"] > 0
+    # translated streams learn the input count only at the end: message_delta carries it then
+    assert max(start["usage"]["input_tokens"], delta["usage"].get("input_tokens") or 0) > 0
+    if tools:
+        assert delta["delta"]["stop_reason"] == "tool_use"
+        (tool,) = [b for b in blocks.values() if b["type"] == "tool_use"]
+        assert tool["name"] == "forecast" and tool["id"]
+        jsonschema.validate(json.loads(tool["json"]), PARAMETERS)
+    else:
+        assert delta["delta"]["stop_reason"] == "end_turn"
+        assert blocks[0]["type"] == "text" and len(blocks[0]["text"].split()) >= 12
