@@ -34,6 +34,7 @@ log = logging.getLogger("tiergate")
 FEATURE_MODULES: tuple[str, ...] = (
     "router.feedback.api",
     "router.feedback.reload",
+    "router.feedback.shadow",
     "router.observability",
     "router.metrics",
     "router.tracing",

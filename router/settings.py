@@ -144,6 +144,17 @@ class ResponsesConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     purge_interval_s: float = 3600.0
 
 
+class ShadowConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Shadow evaluation: a share of routed requests replayed off the request path on a reference model and
+    judged; verdicts become outcomes (router/feedback/shadow.py)."""
+
+    fraction: float = 0.0  # 0 = off
+    reference: str | None = None  # default: routing.baseline
+    judge: str | None = None  # None: only structured outputs are judged (exact JSON match)
+    daily_budget_usd: float = 1.0
+    queue_max: int = 1000
+
+
 class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     providers: dict[str, ProviderConfig] = {}
     models: dict[str, ModelConfig] = {}
@@ -155,6 +166,7 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     observability: ObservabilityConfig = ObservabilityConfig()
     responses: ResponsesConfig = ResponsesConfig()
     keys: KeysConfig = KeysConfig()
+    shadow: ShadowConfig = ShadowConfig()
     source: str = "<defaults>"
 
 

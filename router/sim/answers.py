@@ -192,6 +192,30 @@ class Reply:
     reasoning_tokens: int
 
 
+# The sim's quality world: a weak answer opens with HEDGE; a grading prompt (JUDGE_MARKER) gets a low
+# grade for such a candidate and a high one otherwise, so shadow evaluation can be exercised end to end.
+HEDGE = "I am not sure."
+JUDGE_MARKER = "Grade the candidate answer"
+
+
+def judge_grade(prompt: str) -> str:
+    candidate = prompt.split("Candidate answer:", 1)[-1].lstrip()
+    return "2" if candidate.startswith(HEDGE) else "10"
+
+
+def hedged(r: Reply) -> Reply:
+    if r.text is None or r.tool_calls:
+        return r
+    return Reply(
+        f"{HEDGE} {r.text}",
+        r.tool_calls,
+        r.finish,
+        r.prompt_tokens,
+        r.completion_tokens + 4,
+        r.reasoning_tokens,
+    )
+
+
 def reply(
     *,
     model: str,
@@ -208,6 +232,9 @@ def reply(
 ) -> Reply:
     prompt_tokens = max(1, (prompt_chars + 3) // 4) + 3
     reasoning_tokens = 0
+    if JUDGE_MARKER in prompt:
+        grade = judge_grade(prompt)
+        return Reply(grade, (), "stop", prompt_tokens, 1, 0)
     if tools and tools_allowed and not last_is_tool_result:
         chosen = next((t for t in tools if t[0] == forced_tool), tools[0])
         arguments = json.dumps(example_for_schema(chosen[1]), separators=(",", ":"))

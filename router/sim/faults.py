@@ -36,6 +36,8 @@ class FaultRule(msgspec.Struct, forbid_unknown_fields=True):
     stream_reset_after: int | None = None  # N chunks, then the connection drops
     usage: bool = True
     malformed: bool = False
+    # A quality fault: the model answers, but badly (the text opens with HEDGE); the sim's judge grades it low.
+    wrong: bool = False
     chunk_ms: float | None = None  # pause between stream chunks (a slow upstream stream)
     id: int = 0
     _hits: int = 0

@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from router.api.asgi import Send
-from router.sim.answers import Reply, reply, text_of
+from router.sim.answers import Reply, hedged, reply, text_of
 from router.sim.common import (
     SimContext,
     SimRequest,
@@ -95,6 +95,8 @@ async def handle(ctx: SimContext, request: SimRequest, send: Send) -> int:
     if status is not None:
         return status
     r = _reply_for(request)
+    if fault is not None and fault.wrong:
+        r = hedged(r)
     n = int(request.body.get("n") or 1)
     if not request.stream:
         if fault is not None and fault.malformed:
