@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from router.errors import NotFound
 from router.log.schema import requests as requests_table
+from router.log.schema import stored_responses
 from router.log.store import upgrade
 from router.responses.store import ResponseStore
 from router.settings import ResponsesConfig
@@ -226,11 +227,28 @@ def test_logged_as_responses(gateway: Gateway) -> None:
 
 
 def test_expired_responses_are_not_served_and_are_purged(make_gateway: GatewayFactory) -> None:
-    gateway = make_gateway(overrides={"responses": {"retention_hours": 0.0}})
+    gateway = make_gateway(overrides={"responses": {"retention_hours": 0.0, "purge_interval_s": 0.05}})
     client = gateway.client()
     first = client.responses.create(model="gpt-4o", input="hi")
     with pytest.raises(openai.NotFoundError):
         client.responses.create(model="gpt-4o", input="again", previous_response_id=first.id)
+    deadline = time.monotonic() + 10
+    left = 1
+    while left and time.monotonic() < deadline:  # the background purge deletes the expired row
+        with gateway.engine.connect() as connection:
+            left = len(connection.execute(select(stored_responses.c.id)).all())
+        time.sleep(0.05)
+    assert left == 0
+
+
+def test_upstream_failure_before_output_is_an_http_error(gateway: Gateway, sim: Sim) -> None:
+    sim.app.ctx.faults.add(FaultRule(provider="openai", status=500))
+    client = gateway.client()
+    with pytest.raises(openai.InternalServerError) as plain:
+        client.responses.create(model="gpt-4o", input="fail please")
+    assert plain.value.status_code == 502
+    with pytest.raises(openai.InternalServerError):
+        client.responses.create(model="gpt-4o", input="fail please", stream=True)
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
