@@ -12,6 +12,7 @@ it is in flight and needs no hook inside dispatch.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import Any
 
@@ -119,21 +120,30 @@ class RequestTracer:
         span.end(end_time=now_ns)
 
 
+def tracing_mode(configured: str, environ: dict[str, str] | None = None) -> str:
+    """The config's mode; when it is off, the standard OTEL_TRACES_EXPORTER=otlp|console also turns it on."""
+    if configured != "off":
+        return configured
+    exporter = (os.environ if environ is None else environ).get("OTEL_TRACES_EXPORTER", "").strip().lower()
+    return exporter if exporter in ("otlp", "console") else "off"
+
+
 async def install(app: Litestar, gateway: Gateway, pipeline: Pipeline) -> Any:
     config = gateway.settings.observability
-    if config.tracing == "off":
+    mode = tracing_mode(config.tracing)
+    if mode == "off":
         return None
     try:
-        provider = _provider(config.tracing, config.service_name)
+        provider = _provider(mode, config.service_name)
     except ImportError:
-        log.warning("tracing=%s needs `pip install opentelemetry-sdk`; tracing is off", config.tracing)
+        log.warning("tracing=%s needs `pip install opentelemetry-sdk`; tracing is off", mode)
         return None
     if provider is None:
         return None
     tracer = RequestTracer(provider.get_tracer("tiergate"))
     pipeline.hooks.on_routed.append(tracer.routed)
     pipeline.hooks.on_finish.append(tracer.finish)
-    if config.tracing == "global":
+    if mode == "global":
         return None
 
     async def shutdown() -> None:

@@ -23,7 +23,7 @@ from tests.conftest import GatewayFactory, Sim
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def test_serve_writes_json_lines_with_the_request_id(sim: Sim, tmp_path: Path) -> None:
+def test_serve_writes_json_lines_and_spans_with_the_request_id(sim: Sim, tmp_path: Path) -> None:
     database = f"sqlite:///{tmp_path / 'log.db'}"
     upgrade(database)
     config = sim_config(sim.url, database)
@@ -34,12 +34,14 @@ def test_serve_writes_json_lines_with_the_request_id(sim: Sim, tmp_path: Path) -
     sock = bind_free_socket()
     port = sock.getsockname()[1]
     sock.close()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # The standard variable alone turns tracing on (console exporter: spans as JSON on stdout).
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OTEL_TRACES_EXPORTER": "console"}
     process = subprocess.Popen(
         [sys.executable, "-m", "router.cli", "serve", "--config", str(path), "--port", str(port)],
         cwd=tmp_path,
         env=env,
         stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
         text=True,
     )
     try:
@@ -59,7 +61,7 @@ def test_serve_writes_json_lines_with_the_request_id(sim: Sim, tmp_path: Path) -
         assert response.status_code == 200
     finally:
         process.terminate()
-        _, stderr = process.communicate(timeout=30)
+        stdout, stderr = process.communicate(timeout=30)
     # (Only our lines: the host may have attached a handler of its own to the root logger.)
     records: list[dict[str, Any]] = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
     access = [r for r in records if r.get("request_id") == "req-json-log-1"]
@@ -70,6 +72,8 @@ def test_serve_writes_json_lines_with_the_request_id(sim: Sim, tmp_path: Path) -
     )
     assert line["model"] == "gpt-4o-mini" and line["http_status"] == 200 and line["attempts"] == 1
     assert set(line) >= {"ts", "tier", "latency_ms", "cost_usd", "endpoint"}
+    assert '"name": "tiergate chat"' in stdout and '"tiergate.request_id": "req-json-log-1"' in stdout
+    assert '"name": "upstream openai"' in stdout
 
 
 def test_spans_per_request_and_attempt(make_gateway: GatewayFactory, sim: Sim) -> None:
