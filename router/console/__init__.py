@@ -43,6 +43,7 @@ def session_as_master_key(console: ConsoleAuth) -> Any:
 async def install(app: Litestar, gateway: Gateway, pipeline: Pipeline) -> None:
     console = ConsoleAuth.from_environment()
     app.state.console_auth = console
+    dashboard.install_state(app)
     app.state.console_forms_used = OrderedDict()  # create-key forms already submitted (no double create)
     if console.enabled:
         # Before any auth hook, so the key check sees the substituted credential.

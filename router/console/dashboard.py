@@ -9,6 +9,7 @@ which is what the CLI's `--group-by key` row for it adds up.
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import datetime
 from typing import Any
 
@@ -49,6 +50,38 @@ def load_report(
         rows = [row for row in rows if row.key_id == key]
     quality = load_quality(engine, (row.id for row in rows))
     return build_report(rows, baseline, price, "model", method, since, quality), keys, ""
+
+
+Loaded = tuple[Report | None, list[str], str]
+
+
+class ReportCache:
+    """Keeps a report for a while only when it was slow to build (a big log): small logs are always live.
+
+    `tiergate report` reads every row in the period (about 9 s for 100k rows here); a dashboard someone
+    reloads should not pay that each time. The page says how old the figures are.
+    """
+
+    def __init__(self, slow_s: float = 1.0, ttl_s: float = 60.0, size: int = 32) -> None:
+        self.slow_s, self.ttl_s, self.size = slow_s, ttl_s, size
+        self._items: dict[tuple[str, ...], tuple[float, Loaded]] = {}
+
+    def get(self, key: tuple[str, ...]) -> Loaded | None:
+        found = self._items.get(key)
+        if found is None or time.monotonic() - found[0] > self.ttl_s:
+            return None
+        return found[1]
+
+    def put(self, key: tuple[str, ...], loaded: Loaded, took_s: float) -> None:
+        if took_s < self.slow_s:
+            return
+        if len(self._items) >= self.size:
+            self._items.pop(next(iter(self._items)))
+        self._items[key] = (time.monotonic(), loaded)
+
+    def age(self, key: tuple[str, ...]) -> float | None:
+        found = self._items.get(key)
+        return time.monotonic() - found[0] if found is not None else None
 
 
 def _timeline(report: Report) -> tuple[list[str], list[float], list[float]]:
@@ -190,15 +223,29 @@ async def dashboard(request: Request[Any, Any, Any]) -> Response[str] | Redirect
     except SinceError as exc:
         body = f'<p class="error">{e(exc)}</p>' + _filters(params, [], models)
         return page("Savings", body, active="dashboard", csrf=session.csrf)
-    report, keys, problem = await asyncio.to_thread(
-        load_report, gateway, since, params.get("key") or None, params["baseline"], method
-    )
+    cache: ReportCache = request.app.state.console_reports
+    cache_key = (params["since"], params.get("key") or "", params["baseline"], method)
+    loaded = cache.get(cache_key)
+    if loaded is None:
+        started = time.monotonic()
+        loaded = await asyncio.to_thread(
+            load_report, gateway, since, params.get("key") or None, params["baseline"], method
+        )
+        cache.put(cache_key, loaded, time.monotonic() - started)
+    report, keys, problem = loaded
     filters = _filters(params, keys, models)
     if report is None:
         body = filters + f'<p class="error">{e(problem)}</p>'
     else:
         body = render_dashboard(report, filters)
+        age = cache.age(cache_key)
+        if age is not None:
+            body += f'<p class="note">Figures from {age:.0f} s ago (a large log is re-read at most once a minute).</p>'
     return page("Savings", body, active="dashboard", csrf=session.csrf)
 
 
 route_handlers = [dashboard]
+
+
+def install_state(app: Any) -> None:
+    app.state.console_reports = ReportCache()
