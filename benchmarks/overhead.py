@@ -32,6 +32,8 @@ from benchmarks.workload import SLOW_STREAM_CHUNK_MS, SLOW_STREAM_MATCH, Scenari
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 UVICORN = ["--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]
+GRANIAN = ["--interface", "asgi", "--host", "127.0.0.1", "--loop", "uvloop", "--no-ws", "--no-access-log"]
+GRANIAN += ["--log-level", "warning"]
 
 
 def _python(*args: str) -> list[str]:
@@ -59,9 +61,13 @@ def build_servers(args: argparse.Namespace, workdir: Path) -> dict[str, Server]:
         )
     }
     floor_port = free_port()
+    if args.server == "granian":
+        floor_command = _python("-m", "granian", *GRANIAN, "--port", str(floor_port), "benchmarks.floor:app")
+    else:
+        floor_command = _python("-m", "uvicorn", "benchmarks.floor:app", "--port", str(floor_port), *UVICORN)
     servers["floor"] = Server(
         "floor",
-        _python("-m", "uvicorn", "benchmarks.floor:app", "--port", str(floor_port), *UVICORN),
+        floor_command,
         floor_port,
         "/v1/chat/completions",
         env={**env, "FLOOR_UPSTREAM": f"{sim_base}/chat/completions"},
@@ -74,22 +80,22 @@ def build_servers(args: argparse.Namespace, workdir: Path) -> dict[str, Server]:
     config_file = workdir / "tiergate.yaml"
     config_file.write_text(yaml.safe_dump(config, sort_keys=False))
     tg_port = free_port()
+    workers = str(args.tiergate_workers)
+    if args.server == "granian":
+        command = _python(
+            "-m", "granian", *GRANIAN, "--port", str(tg_port), "--workers", workers,
+            "--factory", "router.app:app_from_environment",
+        )  # fmt: skip
+    else:
+        command = _python(
+            "-m", "router.cli", "serve", "--config", str(config_file), "--port", str(tg_port), "--workers", workers
+        )  # fmt: skip
     servers["tiergate"] = Server(
         "tiergate",
-        _python(
-            "-m",
-            "router.cli",
-            "serve",
-            "--config",
-            str(config_file),
-            "--port",
-            str(tg_port),
-            "--workers",
-            "1",
-        ),
+        command,
         tg_port,
         "/v1/chat/completions",
-        env=env,
+        env={**env, "TIERGATE_CONFIG": str(config_file)},
         auth=args.tiergate_key,
         cpus=args.proxy_cpus,
         log_file=workdir / "tiergate.log",
@@ -273,6 +279,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 else "benchmarks/stream_client.py (all)"
             )
             + "; benchmarks/stream_client.py on uvloop (streams)",
+            "server": f"{args.server} (floor and tiergate), tiergate {args.tiergate_workers} worker(s)",
             "pinning": {"proxy": args.proxy_cpus, "sim": args.sim_cpus, "load": args.load_cpus},
             "auto_decided_by": scorer_name,
             "litellm_version": peers.litellm_version() if "litellm" in servers else None,
@@ -316,6 +323,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--concurrency", default="1,16,64,256")
     parser.add_argument("--only", help="comma-separated scenarios (chat,stream,auto20,auto256,autostream)")
     parser.add_argument("--no-litellm", action="store_true")
+    parser.add_argument("--tiergate-workers", type=int, default=1, help="worker processes for tiergate")
+    parser.add_argument(
+        "--server",
+        choices=("uvicorn", "granian"),
+        default="uvicorn",
+        help="ASGI server for the floor and tiergate (granian: pip install granian)",
+    )
     parser.add_argument(
         "--load-generator",
         choices=("wrk", "python"),
