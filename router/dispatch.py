@@ -1,27 +1,40 @@
 """Attempts, retries and fallbacks across candidate models and their deployments.
 
-A request walks its candidates in policy order. On one deployment it retries
-what can succeed on a second try (429, 5xx, timeouts, resets) with exponential
-backoff and jitter, honouring Retry-After when it is short; then it falls back
-to the next candidate. A 4xx that will fail again is never retried. A stream is
-only committed to once its first frame is in hand: until then a failure falls
-back silently; after it, the client gets an error event and no second attempt.
+A request walks a plan: its candidates in policy order, each model's deployments in load-balancing
+order. Round one tries every deployment once, moving on at once after a failure (another deployment
+needs no backoff); later rounds come back to those that failed with something a second try can fix
+(429, 5xx, 529, timeouts, resets), after an exponential, jittered pause. Around that:
+
+- a deployment whose breaker is open, or that is inside a Retry-After (or quota) window, is skipped and
+  the skip is noted in the request's attempts;
+- a 4xx that will fail again ends the request after exactly one attempt, with no fallback;
+- a quota 429 is tried once and that deployment is left alone for `quota_cooldown_s`;
+- every attempt after a request's first spends from the retry budget (router/retry.py);
+- no attempt starts after the request's deadline, and each is cut at it.
+
+A stream is only committed to once its first frame is in hand, which must come within the first-byte
+deadline: until then a failure falls back silently; after it, the client gets an error event and no
+second attempt (the caller logs where it broke).
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import random
-import time
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from router.breaker import BREAKER_OPEN, PROBE_BUSY, QUOTA, RETRY_AFTER, DeploymentHealth, HealthBook
 from router.catalog import Deployment, Model
 from router.errors import AllProvidersFailed, AttemptFailure, UpstreamError
 from router.providers.base import Call, Decoded, StreamTranslator
-from router.settings import RetryConfig
+from router.retry import RetryBudget, backoff_s
+from router.settings import BreakerConfig, RetryConfig, Timeouts
 from router.upstream import TransportError, UpstreamClient, UpstreamRequest, UpstreamResponse
+
+BUDGET_EXHAUSTED = "retry_budget_exhausted"
 
 
 @dataclass(slots=True)
@@ -32,6 +45,7 @@ class Attempt:
     status: int | None = None
     latency_ms: float = 0.0
     error_type: str | None = None
+    skipped: bool = False  # not sent (breaker open, Retry-After window, budget); error_type says why
     failure: UpstreamError | None = None
 
     def as_dict(self) -> dict[str, object]:
@@ -42,7 +56,12 @@ class Attempt:
             "status": self.status,
             "latency_ms": round(self.latency_ms, 2),
             "error_type": self.error_type,
+            "skipped": self.skipped,
         }
+
+
+def sent_count(attempts: list[Attempt]) -> int:
+    return sum(1 for a in attempts if not a.skipped)
 
 
 @dataclass(slots=True)
@@ -51,6 +70,12 @@ class Completed:
     deployment: Deployment
     decoded: Decoded
     attempts: list[Attempt]
+
+
+def _breaks_deployment(error: UpstreamError) -> bool:
+    """Does this failure count against the deployment's breaker? Server-side trouble does; a 4xx (even a
+    429) means the deployment is up and answering."""
+    return error.upstream_status is None or error.upstream_status >= 500
 
 
 @dataclass(slots=True)
@@ -64,6 +89,8 @@ class OpenStream:
     first_frames: list[bytes]
     chunks: AsyncIterator[bytes]
     attempts: list[Attempt]
+    health: DeploymentHealth
+    clock: HealthBook
     error: UpstreamError | None = None
     finished: bool = False
     closed: bool = field(default=False)
@@ -77,6 +104,9 @@ class OpenStream:
     async def batches(self) -> AsyncIterator[list[bytes]]:
         """The remaining frames, grouped as they came off the socket: a pass-through ingress sends each
         group with one write instead of one per event."""
+        if self.finished:  # the upstream ended within the first frames
+            self.close()
+            return
         try:
             async for data in self.chunks:
                 frames = self.translator.feed(data)
@@ -99,12 +129,16 @@ class OpenStream:
             self.close()
 
     def close(self) -> None:
-        if not self.closed:
-            self.closed = True
-            if self.finished:
-                self.response.release()
-            else:
-                self.response.close()
+        if self.closed:
+            return
+        self.closed = True
+        if self.finished:
+            self.response.release()
+        else:
+            self.response.close()
+        # A break after the first frame counts against the deployment; a client going away does not.
+        ok = None if self.error is None and not self.finished else self.error is None
+        self.health.finish(ok, self.clock.clock())
 
 
 class Codec(Protocol):
@@ -128,57 +162,203 @@ def _transport_error(exc: TransportError, provider: str) -> UpstreamError:
     )
 
 
+def _timeout_error(provider: str, what: str) -> UpstreamError:
+    return UpstreamError(
+        f"provider {provider!r} timeout error: {what}", provider=provider, error_type="timeout", status=504
+    )
+
+
+Step = tuple[Model, Deployment, DeploymentHealth, Attempt]
+
+
+class _Walk:
+    """One request's way through its plan; `next()` gives the next attempt to send, or None."""
+
+    __slots__ = ("again", "attempts", "d", "deadline", "failures", "queue", "round", "sent", "stopped")
+
+    def __init__(self, dispatcher: Dispatcher, candidates: list[Model]) -> None:
+        self.d = dispatcher
+        self.queue: list[tuple[Model, Deployment]] = dispatcher.plan(candidates)
+        self.queue.reverse()  # popped from the end
+        self.again: list[tuple[Model, Deployment]] = []
+        self.attempts: list[Attempt] = []
+        self.failures: list[AttemptFailure] = []
+        self.round = 0
+        self.sent = 0
+        self.stopped = False
+        self.deadline = dispatcher.health.clock() + dispatcher.retry.deadline_s
+        dispatcher.budget.deposit()
+
+    async def next(self) -> Step | None:
+        retry = self.d.retry
+        book = self.d.health
+        while not self.stopped and self.sent < retry.max_attempts:
+            if not self.queue and not await self._next_round():
+                return None
+            model, deployment = self.queue.pop()
+            health = book.get(deployment.key)
+            now = book.clock()
+            if now >= self.deadline:
+                return None
+            reason = health.blocked(now)
+            if reason is not None:
+                self._note(model, deployment, reason)
+                continue
+            if self.sent and not self.d.budget.spend():
+                self._note(model, deployment, BUDGET_EXHAUSTED)
+                return None
+            self.sent += 1
+            attempt = Attempt(model.name, deployment.provider_name, deployment.key)
+            self.attempts.append(attempt)
+            health.start()
+            return model, deployment, health, attempt
+        return None
+
+    def _note(self, model: Model, deployment: Deployment, reason: str) -> None:
+        self.attempts.append(
+            Attempt(model.name, deployment.provider_name, deployment.key, error_type=reason, skipped=True)
+        )
+
+    async def _next_round(self) -> bool:
+        """Start the next round over the deployments that failed retryably; False when there is none."""
+        self.round += 1
+        retry = self.d.retry
+        if not self.again or self.round >= retry.attempts_per_deployment:
+            return False
+        book = self.d.health
+        now = book.clock()
+        pause = backoff_s(retry, self.round)
+        ready = [e for e in self.again if book.get(e[1].key).available_at(now) <= now + pause]
+        if not ready:
+            # Everything left is inside a Retry-After window: wait for the first to end if it is soon.
+            soonest = min(book.get(e[1].key).available_at(now) for e in self.again)
+            if soonest - now > retry.max_retry_after_s:
+                return False
+            pause = soonest - now
+            ready = [e for e in self.again if book.get(e[1].key).available_at(now) <= soonest]
+        if now + pause >= self.deadline:
+            return False
+        ready.reverse()
+        self.queue, self.again = ready, []
+        await asyncio.sleep(pause)
+        return True
+
+    def failed(self, step: Step, error: UpstreamError, started: float) -> None:
+        model, deployment, health, attempt = step
+        now = self.d.health.clock()
+        attempt.error_type = error.error_type
+        attempt.failure = error
+        attempt.latency_ms = (now - started) * 1000
+        health.finish(not _breaks_deployment(error), now)
+        self.failures.append(AttemptFailure(model.name, deployment.provider_name, error))
+        if error.error_type == "quota_exceeded":
+            health.cool(now + self.d.retry.quota_cooldown_s, QUOTA)
+        elif error.retry_after is not None:
+            health.cool(now + error.retry_after, RETRY_AFTER)
+        if not error.retryable and not error.fallback:
+            self.stopped = True  # a 4xx that will fail again, wherever it is sent
+        elif error.retryable:
+            self.again.append((model, deployment))
+
+    def succeeded(self, step: Step, started: float) -> None:
+        now = self.d.health.clock()
+        step[3].latency_ms = (now - started) * 1000
+        step[2].finish(True, now)
+
+    def cancelled(self, step: Step) -> None:
+        step[2].finish(None, self.d.health.clock())
+
+    def exhausted(self) -> AllProvidersFailed:
+        book = self.d.health
+        now = book.clock()
+        keys = {a.deployment for a in self.attempts}
+        soonest = min((book.get(k).available_at(now) for k in keys), default=now)
+        wait = max(1, math.ceil(soonest - now))
+        if self.failures:
+            detail = ""
+        elif any(a.error_type == BUDGET_EXHAUSTED for a in self.attempts):
+            detail = "the gateway's retry budget is spent while upstreams fail"
+        elif any(a.error_type == BREAKER_OPEN for a in self.attempts):
+            detail = "every adequate deployment is failing (circuit open) or rate limited"
+        else:
+            detail = "every adequate deployment is busy or rate limited"
+        return AllProvidersFailed(self.failures, self.attempts, retry_after=wait, detail=detail)
+
+
 class Dispatcher:
-    def __init__(self, client: UpstreamClient, retry: RetryConfig) -> None:
+    def __init__(self, client: UpstreamClient, retry: RetryConfig, breaker: BreakerConfig) -> None:
         self._client = client
-        self._retry = retry
-        self._in_flight: dict[str, int] = {}
+        self.retry = retry
+        self.health = HealthBook(breaker)
+        self.budget = RetryBudget(retry)
+
+    def reconfigure(self, retry: RetryConfig, breaker: BreakerConfig) -> None:
+        """A config reload: new limits apply to the next request; breaker states are kept."""
+        if retry != self.retry:
+            self.retry = retry
+            self.budget = RetryBudget(retry)
+        self.health.reconfigure(breaker)
+
+    def breaker_states(self) -> dict[str, str]:
+        """Deployment key -> closed / half_open / open (for /metrics)."""
+        return {key: snap["state"] for key, snap in self.health.snapshot().items()}
+
+    def penalty(self, model: Model) -> int:
+        """The policy's health tie-break for a model: 0 if some deployment may be tried now, 1 if only a
+        half-open probe is possible, 2 if every deployment is open or cooling."""
+        now = self.health.clock()
+        best = 2
+        for deployment in model.deployments:
+            reason = self.health.get(deployment.key).blocked(now)
+            if reason is None:
+                return 0
+            if reason == PROBE_BUSY:
+                best = 1
+        return best
+
+    def plan(self, candidates: list[Model]) -> list[tuple[Model, Deployment]]:
+        plan: list[tuple[Model, Deployment]] = []
+        for model in candidates:
+            if len(model.deployments) == 1:
+                plan.append((model, model.deployments[0]))
+            else:
+                plan.extend((model, d) for d in self._order(model))
+        return plan
 
     def _order(self, model: Model) -> list[Deployment]:
-        """Weighted choice among deployments, fewest in flight first."""
-        deployments = list(model.deployments)
-        if len(deployments) == 1:
-            return deployments
-        weighted = sorted(
-            deployments,
-            key=lambda d: (self._in_flight.get(d.key, 0) / max(d.weight, 1e-9), random.random()),
-        )
-        return weighted
+        """Weighted random order, discounted by load: each deployment draws u ** ((in_flight + 1) / weight)
+        and the largest goes first. Idle, a deployment leads in proportion to its weight; busy, in
+        proportion to weight / (in_flight + 1), so the fewest in flight (per unit of weight) win. One that
+        may not be tried now (breaker open, Retry-After) goes last."""
+        book = self.health
+        now = book.clock()
 
-    def _backoff(self, attempt_no: int, retry_after: float | None) -> float | None:
-        """Seconds to wait before retrying the same deployment, or None to move on."""
-        if retry_after is not None:
-            return retry_after if retry_after <= self._retry.max_retry_after_s else None
-        ceiling = min(self._retry.backoff_max_s, self._retry.backoff_base_s * (2**attempt_no))
-        return random.uniform(ceiling / 2, ceiling)
+        def key(d: Deployment) -> float:
+            health = book.get(d.key)
+            if health.blocked(now) is not None:
+                return -1.0
+            return float(random.random() ** ((health.in_flight + 1) / max(d.weight, 1e-9)))
 
-    async def _attempts(
-        self, candidates: list[Model], call: Call
-    ) -> AsyncGenerator[tuple[Model, Deployment, Attempt], None]:
-        """Yields (model, deployment, attempt) to try; the caller reports failures via `attempt.error_type`."""
-        total = 0
-        for model in candidates:
-            for deployment in self._order(model):
-                for tries in range(self._retry.attempts_per_deployment):
-                    if total >= self._retry.max_attempts:
-                        return
-                    total += 1
-                    attempt = Attempt(model.name, deployment.provider_name, deployment.key)
-                    yield model, deployment, attempt
-                    error = attempt.failure
-                    if error is None:
-                        return
-                    if not error.fallback and not error.retryable:
-                        return
-                    if not error.retryable or tries + 1 >= self._retry.attempts_per_deployment:
-                        break
-                    delay = self._backoff(tries, error.retry_after)
-                    if delay is None:
-                        break
-                    await asyncio.sleep(delay)
+        return sorted(model.deployments, key=key, reverse=True)
+
+    def _timeouts(self, deployment: Deployment, walk: _Walk) -> Timeouts:
+        timeouts = deployment.provider.timeouts
+        left = walk.deadline - self.health.clock()
+        if left < timeouts.total_s:
+            timeouts = Timeouts(
+                connect_s=min(timeouts.connect_s, left),
+                first_byte_s=min(timeouts.first_byte_s, left),
+                total_s=max(left, 0.001),
+            )
+        return timeouts
 
     async def _open(
-        self, deployment: Deployment, call: Call, attempt: Attempt, codec: Codec | None = None
+        self,
+        deployment: Deployment,
+        call: Call,
+        attempt: Attempt,
+        timeouts: Timeouts,
+        codec: Codec | None = None,
     ) -> UpstreamResponse:
         call.upstream_model = deployment.upstream
         if codec is not None:
@@ -186,12 +366,15 @@ class Dispatcher:
         else:
             request = deployment.adapter.encode_request(call, deployment.provider)
         try:
-            response = await self._client.send(request, deployment.provider.timeouts)
+            response = await self._client.send(request, timeouts)
         except TransportError as exc:
             raise _transport_error(exc, deployment.provider_name) from None
         attempt.status = response.status
         if response.status >= 400:
-            body = await response.read()
+            try:
+                body = await response.read()
+            except TransportError:
+                body = b""
             if codec is not None:
                 raise codec.map_error(deployment, response.status, response.headers, body)
             raise deployment.adapter.map_error(
@@ -201,15 +384,13 @@ class Dispatcher:
 
     async def complete(self, candidates: list[Model], call: Call, codec: Codec | None = None) -> Completed:
         """One whole answer; `codec` is for calls other than chat (embeddings), else the adapter's chat."""
-        failures: list[AttemptFailure] = []
-        attempts: list[Attempt] = []
-        plan = self._attempts(candidates, call)
-        async for model, deployment, attempt in plan:
-            attempts.append(attempt)
-            started = time.perf_counter()
-            self._in_flight[deployment.key] = self._in_flight.get(deployment.key, 0) + 1
+        walk = _Walk(self, candidates)
+        while (step := await walk.next()) is not None:
+            model, deployment, _, attempt = step
+            started = self.health.clock()
             try:
-                response = await self._open(deployment, call, attempt, codec)
+                timeouts = self._timeouts(deployment, walk)
+                response = await self._open(deployment, call, attempt, timeouts, codec)
                 try:
                     body = await response.read()
                 except TransportError as exc:
@@ -219,56 +400,63 @@ class Dispatcher:
                 else:
                     decoded = deployment.adapter.decode_response(body, call, deployment.provider_name)
             except UpstreamError as error:
-                attempt.error_type = error.error_type
-                attempt.failure = error
-                failures.append(AttemptFailure(model.name, deployment.provider_name, error))
+                walk.failed(step, error, started)
                 continue
-            finally:
-                attempt.latency_ms = (time.perf_counter() - started) * 1000
-                self._in_flight[deployment.key] -= 1
-            # Closed here: an async generator left to the collector costs a task and a loop wake-up.
-            await plan.aclose()
-            return Completed(model, deployment, decoded, attempts)
-        raise AllProvidersFailed(failures, attempts)
+            except BaseException:
+                walk.cancelled(step)
+                raise
+            walk.succeeded(step, started)
+            return Completed(model, deployment, decoded, walk.attempts)
+        raise walk.exhausted()
 
     async def open_stream(self, candidates: list[Model], call: Call) -> OpenStream:
-        failures: list[AttemptFailure] = []
-        attempts: list[Attempt] = []
-        plan = self._attempts(candidates, call)
-        async for model, deployment, attempt in plan:
-            attempts.append(attempt)
-            started = time.perf_counter()
+        walk = _Walk(self, candidates)
+        while (step := await walk.next()) is not None:
+            model, deployment, health, attempt = step
+            started = self.health.clock()
+            timeouts = self._timeouts(deployment, walk)
             response: UpstreamResponse | None = None
+            translator = deployment.adapter.stream_translator(call, deployment.provider_name)
+            frames: list[bytes] = []
+            finished = False
             try:
-                response = await self._open(deployment, call, attempt)
-                translator = deployment.adapter.stream_translator(call, deployment.provider_name)
-                chunks = response.iter_chunks()
-                frames: list[bytes] = []
-                finished = False
-                try:
-                    while not frames:
-                        try:
-                            data = await chunks.__anext__()
-                        except StopAsyncIteration:
-                            finished = True
-                            frames = translator.finish()
-                            break
-                        frames = translator.feed(data)
-                        if translator.error is not None:
-                            raise translator.error
-                except TransportError as exc:
-                    raise _transport_error(exc, deployment.provider_name) from None
-            except UpstreamError as error:
+                # The first-byte deadline bounds everything up to the first *frame*: headers, then any
+                # keep-alive comments or empty events a stalled provider might send.
+                async with asyncio.timeout(timeouts.first_byte_s):
+                    response = await self._open(deployment, call, attempt, timeouts)
+                    chunks = response.iter_chunks()
+                    try:
+                        while not frames:
+                            try:
+                                data = await chunks.__anext__()
+                            except StopAsyncIteration:
+                                finished = True
+                                frames = translator.finish()
+                                break
+                            frames = translator.feed(data)
+                            if translator.error is not None:
+                                raise translator.error
+                    except TransportError as exc:
+                        raise _transport_error(exc, deployment.provider_name) from None
+            except (UpstreamError, TimeoutError) as exc:
                 if response is not None:
                     response.close()
-                attempt.error_type = error.error_type
-                attempt.failure = error
-                failures.append(AttemptFailure(model.name, deployment.provider_name, error))
+                error = (
+                    exc
+                    if isinstance(exc, UpstreamError)
+                    else _timeout_error(deployment.provider_name, "no first stream frame before the deadline")
+                )
+                walk.failed(step, error, started)
                 continue
-            finally:
-                attempt.latency_ms = (time.perf_counter() - started) * 1000
-            stream = OpenStream(model, deployment, response, translator, frames, chunks, attempts)
+            except BaseException:
+                if response is not None:
+                    response.close()
+                walk.cancelled(step)
+                raise
+            attempt.latency_ms = (self.health.clock() - started) * 1000
+            stream = OpenStream(
+                model, deployment, response, translator, frames, chunks, walk.attempts, health, self.health
+            )
             stream.finished = finished
-            await plan.aclose()
             return stream
-        raise AllProvidersFailed(failures, attempts)
+        raise walk.exhausted()

@@ -128,16 +128,31 @@ class AttemptFailure:
 
 @dataclass
 class AllProvidersFailed(Exception):
-    """Every candidate failed; carries each attempt so the client and the log see all of them."""
+    """Every candidate failed or was unavailable; carries each attempt so the client and the log see all
+    of them. `retry_after`: seconds until some deployment may be tried again."""
 
     failures: list[AttemptFailure] = field(default_factory=list)
     attempts: list[Any] = field(default_factory=list)
+    retry_after: int | None = None
+    detail: str = ""
 
     def to_gateway_error(self) -> GatewayError:
+        wait = {"retry-after": str(self.retry_after)} if self.retry_after is not None else {}
         if not self.failures:
-            return ServiceUnavailable("no adequate model is available for this request")
+            return ServiceUnavailable(
+                f"no adequate model is available for this request: {self.detail or 'none was tried'}",
+                headers=wait,
+            )
         last = self.failures[-1].error
         summary = "; ".join(f"{f.provider}/{f.model}: {f.error.message}" for f in self.failures)
+        headers = dict(last.headers)
+        if last.error_type == "quota_exceeded":
+            # The provider account is out of credit: a client retry cannot help for a long while.
+            headers["x-should-retry"] = "false"
+        elif last.retryable or last.fallback:
+            # Only where another try could succeed; a 4xx that will fail again gets no Retry-After.
+            for name, value in wait.items():
+                headers.setdefault(name, value)
         err = UpstreamError(
             f"all {len(self.failures)} upstream attempt(s) failed: {summary}",
             provider=last.provider,
@@ -148,7 +163,7 @@ class AllProvidersFailed(Exception):
             error_type=last.error_type,
             status=last.status,
             code=last.code,
-            headers=last.headers,
+            headers=headers,
         )
         return err
 

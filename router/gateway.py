@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -11,17 +13,35 @@ from typing import Any, Protocol
 import msgspec
 
 from router.catalog import Model, ModelIndex
+from router.controls import NO_CONTROLS, Controls
 from router.dispatch import Dispatcher
 from router.errors import InvalidRequest, ModelNotFound
 from router.log.schema import requests as requests_table
 from router.log.store import check_schema, make_engine
 from router.log.writer import LogWriter
-from router.policy import Needs, candidates_for_tier, needs_of, placeholder_scores, tier_for_scores
-from router.settings import TIERS, Settings, Tier
+from router.policy import (
+    Needs,
+    candidates_for_tier,
+    capped_cost,
+    needs_of,
+    placeholder_scores,
+    tier_for_scores,
+    within_cost,
+)
+from router.settings import Settings, Tier
 from router.upstream import UpstreamClient
 from router.wire.chat import ChatRequest
 
 log = logging.getLogger("tiergate")
+
+
+def runtime_counts() -> dict[str, int]:
+    """Open file descriptors and asyncio tasks, for `/ready`: both must stay flat under load (leak check)."""
+    try:
+        fds = len(os.listdir("/proc/self/fd"))
+    except OSError:
+        fds = -1
+    return {"asyncio_tasks": len(asyncio.all_tasks()), "open_fds": fds}
 
 
 class Scorer(Protocol):
@@ -74,18 +94,21 @@ class Gateway:
             settings=settings,
             index=ModelIndex(settings),
             client=client,
-            dispatcher=Dispatcher(client, settings.routing.retry),
+            dispatcher=Dispatcher(client, settings.routing.retry, settings.routing.breaker),
             writer=writer,
             scorer=scorer,
             policy_version=policy_version(settings),
         )
+        checks = gateway.extras.setdefault("ready_checks", {})
+        checks["deployments"] = gateway.dispatcher.health.snapshot
+        checks["runtime"] = runtime_counts
         return gateway
 
     async def reload(self, settings: Settings, scorer: Scorer | None) -> None:
         """Swap policy and classifier in place; requests already routed finish on what they had."""
         old_scorer = self.scorer
         self.index = ModelIndex(settings)
-        self.dispatcher._retry = settings.routing.retry
+        self.dispatcher.reconfigure(settings.routing.retry, settings.routing.breaker)
         self.settings = settings
         self.scorer = scorer
         self.policy_version = policy_version(settings)
@@ -99,13 +122,10 @@ class Gateway:
             await self.scorer.aclose()
 
     async def route(
-        self, request: ChatRequest, messages: list[dict[str, Any]], forced_tier: str | None
+        self, request: ChatRequest, messages: list[dict[str, Any]], controls: Controls = NO_CONTROLS
     ) -> Route:
         needs = needs_of(request, messages)
-        if forced_tier is not None and forced_tier not in TIERS:
-            raise InvalidRequest(
-                f"unknown tier {forced_tier!r}; expected one of {', '.join(TIERS)}", param="x-tiergate-tier"
-            )
+        routing = self.settings.routing
         if request.model != "auto":
             model = self.index.resolve(request.model)
             if model is None:
@@ -116,24 +136,32 @@ class Gateway:
                     f"max_tokens {limit} exceeds {model.name}'s limit of {model.config.max_output} output tokens",
                     param="max_tokens",
                 )
-            return Route(request.model, model.tier, "explicit", [model], needs=needs)
+            if controls.models is not None and model.name not in {m.name for m in controls.models}:
+                raise InvalidRequest(
+                    f"model {request.model!r} is not among the models allowed by {controls.models_param}",
+                    param=controls.models_param,
+                )
+            route = Route(request.model, model.tier, "explicit", [model], needs=needs)
+            if controls.max_cost_usd is not None:
+                self._check_cost(route, controls)
+            return route
         started = time.perf_counter()
         difficulty: float | None = None
         reasoning: float | None = None
-        if forced_tier is not None:
-            tier: Tier = forced_tier  # type: ignore[assignment]
+        if controls.tier is not None:
+            tier: Tier = controls.tier
             source = "forced"
         elif self.scorer is not None:
             scores = await self.scorer.score(messages)
             difficulty, reasoning = float(scores.difficulty), float(scores.reasoning)
-            tier = tier_for_scores(difficulty, reasoning, self.settings.routing.thresholds)
+            tier = tier_for_scores(difficulty, reasoning, routing.thresholds)
             source = "classifier"
         else:
             difficulty, reasoning = placeholder_scores(messages)
-            tier = tier_for_scores(difficulty, reasoning, self.settings.routing.thresholds)
+            tier = tier_for_scores(difficulty, reasoning, routing.thresholds)
             source = "placeholder"
         decision_ms = (time.perf_counter() - started) * 1000
-        candidates = candidates_for_tier(self.index, self.settings.routing, tier, needs)
+        candidates = candidates_for_tier(self.index, routing, tier, needs, self.dispatcher.penalty)
         if not candidates:
             # The request asks for something no model here offers: the client's to change, so a 400.
             raise InvalidRequest(
@@ -142,4 +170,33 @@ class Gateway:
                 + "".join(f", {cap}" for cap in ("tools", "vision", "json_schema") if getattr(needs, cap)),
                 code="no_adequate_model",
             )
-        return Route("auto", tier, source, candidates, difficulty, reasoning, decision_ms, needs)
+        if controls.models is not None:
+            allowed = {m.name for m in controls.models}
+            candidates = [m for m in candidates if m.name in allowed]
+            if not candidates:
+                raise InvalidRequest(
+                    f"none of the models allowed by {controls.models_param} is adequate for this request "
+                    f"at tier {tier!r}",
+                    param=controls.models_param,
+                    code="no_adequate_model",
+                )
+        route = Route("auto", tier, source, candidates, difficulty, reasoning, decision_ms, needs)
+        if controls.max_cost_usd is not None:
+            self._check_cost(route, controls)
+        return route
+
+    def _check_cost(self, route: Route, controls: Controls) -> None:
+        """Drop candidates whose expected cost is above the client's cap (fallbacks included); refuse
+        with a 400 naming the cheapest adequate figure when none is left. Never drops below the tier."""
+        assert controls.max_cost_usd is not None and route.needs is not None and route.tier is not None
+        cap, needs, routing = controls.max_cost_usd, route.needs, self.settings.routing
+        kept = within_cost(route.candidates, needs, routing, route.tier, cap)
+        if not kept:
+            cheapest = min(capped_cost(m, needs, routing, route.tier) for m in route.candidates)
+            raise InvalidRequest(
+                f"the cheapest adequate model for this request is expected to cost ${cheapest:.6f}, above "
+                f"the ${cap} allowed by {controls.max_cost_param}",
+                param=controls.max_cost_param,
+                code="max_cost_exceeded",
+            )
+        route.candidates = kept

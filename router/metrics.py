@@ -249,6 +249,8 @@ class GatewayMetrics:
     def _attempts(self, attempts: list[Any]) -> None:
         previous = None
         for attempt in attempts:
+            if getattr(attempt, "skipped", False):
+                continue  # not sent: a breaker or Retry-After window skipped that deployment
             if previous is not None:
                 if attempt.model == previous.model:
                     self.retries.inc((attempt.model,))

@@ -22,7 +22,8 @@ import msgspec
 
 from pricing.cost import request_cost
 from router.catalog import Model
-from router.dispatch import Attempt, Completed, OpenStream
+from router.controls import parse_controls
+from router.dispatch import Attempt, Completed, OpenStream, sent_count
 from router.errors import AllProvidersFailed, GatewayError, InvalidRequest, UpstreamError
 from router.gateway import Gateway, Route
 from router.providers.base import Call, Usage
@@ -145,9 +146,10 @@ class Pipeline:
     async def prepare(self, ctx: RequestContext) -> Shortcut | None:
         """Route the parsed request; a hook may answer it instead of dispatch."""
         assert ctx.request is not None
-        ctx.body.pop("tiergate", None)
+        # The `tiergate` body object is ours: read it, and never pass it to a provider.
+        controls = parse_controls(ctx.headers, ctx.body.pop("tiergate", None), self.gateway.index)
         ctx.stream = bool(ctx.request.stream)
-        ctx.route = await self.gateway.route(ctx.request, ctx.messages, ctx.headers.get("x-tiergate-tier"))
+        ctx.route = await self.gateway.route(ctx.request, ctx.messages, controls)
         for hook in self.hooks.on_routed:
             shortcut = await hook(ctx)
             if shortcut is not None:
@@ -247,7 +249,7 @@ class Pipeline:
         outcome, route = ctx.outcome, ctx.route
         usage = outcome.usage or Usage()
         model = outcome.model
-        last = outcome.attempts[-1] if outcome.attempts else None
+        last = next((a for a in reversed(outcome.attempts) if not a.skipped), None)
         store_text = self.gateway.settings.log.store_text
         error = outcome.error
         messages = ctx.messages
@@ -270,7 +272,7 @@ class Pipeline:
             "provider": last.provider if last else None,
             "deployment": last.deployment if last else None,
             "attempts": [a.as_dict() for a in outcome.attempts],
-            "attempt_count": len(outcome.attempts),
+            "attempt_count": sent_count(outcome.attempts),
             "status": outcome.status,
             "http_status": outcome.http_status,
             "error_type": error_type,

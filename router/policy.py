@@ -8,6 +8,7 @@ placeholder`.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -62,24 +63,56 @@ def is_adequate(model: Model, needs: Needs) -> bool:
     return all(model.supports(cap) for cap, needed in wanted if needed)
 
 
+def expected_output(needs: Needs, routing: RoutingConfig, tier: Tier) -> int:
+    """Output tokens expected for a request of `tier`: the tier's typical length, or less when the client
+    capped it lower with max_tokens."""
+    typical = routing.expected_output_tokens.get(tier, 500)
+    return min(needs.max_output, typical) if needs.max_output else typical
+
+
 def expected_cost(model: Model, needs: Needs, routing: RoutingConfig, tier: Tier) -> Decimal:
+    return tokens_cost(model.price, needs.prompt_tokens, expected_output(needs, routing, tier))
+
+
+def capped_cost(model: Model, needs: Needs, routing: RoutingConfig, tier: Tier) -> Decimal:
+    """The figure a client's max cost is checked against: with max_tokens set it is a true upper bound
+    (prompt estimate + the full max_tokens); without it, the tier's expected output."""
     output = needs.max_output or routing.expected_output_tokens.get(tier, 500)
-    output = min(output, routing.expected_output_tokens.get(tier, output))
     return tokens_cost(model.price, needs.prompt_tokens, output)
 
 
-def candidates_for_tier(index: ModelIndex, routing: RoutingConfig, tier: Tier, needs: Needs) -> list[Model]:
-    """Adequate models for `tier`: the configured list in its order, else cheapest-first among all
-    models whose tier is at least this one."""
+Health = Callable[[Model], int]
+
+
+def candidates_for_tier(
+    index: ModelIndex, routing: RoutingConfig, tier: Tier, needs: Needs, health: Health | None = None
+) -> list[Model]:
+    """Adequate models for `tier`. A configured list keeps its written order (or is sorted by cost with
+    `routing.order: cost`); without one, every model whose tier is at least this one, cheapest expected
+    cost first, then healthiest (`health`: 0 healthy, higher worse), then the higher tier."""
     configured = routing.tiers.get(tier)
     if configured:
         listed = [index.resolve(name) for name in configured]
-        return [m for m in listed if m is not None and is_adequate(m, needs)]
-    pool = [
-        m for m in index.models.values() if TIER_RANK[m.tier] >= TIER_RANK[tier] and is_adequate(m, needs)
-    ]
-    pool.sort(key=lambda m: (expected_cost(m, needs, routing, tier), -TIER_RANK[m.tier], m.name))
+        pool = [m for m in listed if m is not None and is_adequate(m, needs)]
+        if routing.order == "listed":
+            return pool
+    else:
+        pool = [
+            m for m in index.models.values() if TIER_RANK[m.tier] >= TIER_RANK[tier] and is_adequate(m, needs)
+        ]
+    penalty: Health = health or _healthy
+    pool.sort(key=lambda m: (expected_cost(m, needs, routing, tier), penalty(m), -TIER_RANK[m.tier], m.name))
     return pool
+
+
+def _healthy(_: Model) -> int:
+    return 0
+
+
+def within_cost(
+    candidates: list[Model], needs: Needs, routing: RoutingConfig, tier: Tier, cap: Decimal
+) -> list[Model]:
+    return [m for m in candidates if capped_cost(m, needs, routing, tier) <= cap]
 
 
 def tier_for_scores(difficulty: float, reasoning: float, thresholds: Thresholds) -> Tier:

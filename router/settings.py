@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 import yaml
@@ -85,22 +85,48 @@ class Thresholds(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class RetryConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """How one request walks its candidates (router/dispatch.py)."""
+
+    # Rounds over the candidate deployments: round 1 tries each once (a failure moves to the next one at
+    # once), later rounds come back to the ones that failed retryably, after an exponential, jittered pause.
     attempts_per_deployment: int = 2
-    max_attempts: int = 4
+    max_attempts: int = 4  # upstream attempts per request, all candidates together
     backoff_base_s: float = 0.05
     backoff_max_s: float = 2.0
-    max_retry_after_s: float = 5.0
+    # A deployment that sent Retry-After is not tried again inside that window; the request waits for it
+    # only when nothing else is left and the window ends within this many seconds.
+    max_retry_after_s: float = 2.0
+    # A quota or spend-limit 429 (`insufficient_quota`): that deployment is left alone this long.
+    quota_cooldown_s: float = 60.0
+    # No new attempt starts after this many seconds of a request; running attempts are cut at it.
+    deadline_s: float = 120.0
+    # Retry budget (a token bucket): every request adds `budget_ratio` tokens, and `budget_min_per_s` more
+    # arrive each second, up to `budget_burst`; every attempt after a request's first spends one. A total
+    # outage therefore costs about (1 + ratio) attempts per request, never a retry storm.
+    budget_ratio: float = 0.2
+    budget_min_per_s: float = 10.0
+    budget_burst: float = 20.0
+
+
+class BreakerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Per-deployment circuit breaker (router/breaker.py)."""
+
+    failures: Annotated[int, msgspec.Meta(ge=1, le=5)] = 5  # consecutive failures that open it
+    ejection_s: float = 5.0  # open this long, then one half-open probe
 
 
 class RoutingConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # tier -> ordered candidate models; a tier left out means "cheapest model whose tier is at least this one".
     tiers: dict[Tier, list[str]] = {}
+    # How a configured list is ordered: as written ("listed"), or cheapest expected cost first ("cost").
+    order: Literal["listed", "cost"] = "listed"
     thresholds: Thresholds = Thresholds()
     baseline: str | None = None
     expected_output_tokens: dict[Tier, int] = msgspec.field(
         default_factory=lambda: {"simple": 150, "reasoning": 600, "hard": 500}
     )
     retry: RetryConfig = RetryConfig()
+    breaker: BreakerConfig = BreakerConfig()
 
 
 class LogConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -129,7 +129,9 @@ def upstream_error_from(
             provider=provider_name,
             upstream_status=status,
             retryable=False,
-            fallback=True,
+            # Our credentials for this provider are wrong: a configuration fault that fails the same way
+            # every time. One attempt, reported loudly (502), rather than hidden behind a fallback.
+            fallback=False,
             error_type="upstream_auth",
             status=502,
             code="upstream_auth_error",

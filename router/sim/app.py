@@ -12,6 +12,7 @@ No framework: the sim must be much faster than the gateway it measures.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
@@ -126,6 +127,10 @@ class SimApp:
             )
             return
         request = parse(provider, path, body, header(scope, b"x-request-id"))
+        record = self.ctx.faults.begin(
+            request.request_id, provider, request.dialect, request.model, request.stream
+        )
+        request.receive, request.record = receive, record
         status = 0
         try:
             status = await handle(self.ctx, request, send)
@@ -133,9 +138,7 @@ class SimApp:
             status = -1
             raise
         finally:
-            self.ctx.faults.record(
-                request.request_id, provider, request.dialect, request.model, status, request.stream, None
-            )
+            record.status, record.ended_at = status, time.time()
 
     async def _admin(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
         method = scope["method"]

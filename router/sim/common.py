@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import msgspec
 
 from router.api.asgi import Receive, Scope, Send
-from router.sim.faults import FaultBook, FaultRule
+from router.sim.faults import AttemptRecord, FaultBook, FaultRule
 
 encode = msgspec.json.Encoder().encode
 decode = msgspec.json.Decoder().decode
@@ -37,6 +38,8 @@ class SimRequest:
     request_id: str | None
     stream: bool
     prompt: str
+    receive: Receive | None = None
+    record: AttemptRecord | None = None
 
 
 async def read_all(receive: Receive) -> bytes:
@@ -115,3 +118,27 @@ async def stream_pause(ctx: SimContext, fault: FaultRule | None = None) -> None:
     pause = fault.chunk_ms if fault is not None and fault.chunk_ms is not None else ctx.chunk_ms
     if pause > 0:
         await asyncio.sleep(pause / 1000)
+
+
+class GoneWatch:
+    """For paced streams: notices the gateway closing the connection, stamps the attempt record and lets
+    the stream stop, as a real provider stops generating. Unpaced streams end too fast to need it."""
+
+    def __init__(self, request: SimRequest) -> None:
+        self.gone = False
+        self._request = request
+        self._task = asyncio.ensure_future(self._watch()) if request.receive is not None else None
+
+    async def _watch(self) -> None:
+        assert self._request.receive is not None
+        while True:
+            message = await self._request.receive()
+            if message["type"] == "http.disconnect":
+                self.gone = True
+                if self._request.record is not None:
+                    self._request.record.client_gone_at = time.time()
+                return
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()

@@ -54,6 +54,8 @@ class AttemptRecord:
     at: float
     stream: bool
     fault: int | None
+    ended_at: float | None = None  # when the sim finished (or abandoned) the response
+    client_gone_at: float | None = None  # when the sim saw the gateway close a paced stream
 
 
 @dataclass
@@ -88,6 +90,16 @@ class FaultBook:
                 return rule
         return None
 
+    def begin(
+        self, request_id: str | None, provider: str, dialect: str, model: str, stream: bool
+    ) -> AttemptRecord:
+        """Record an attempt as it arrives (status 0 until it ends), so hung attempts are visible too."""
+        if len(self.attempts) >= self.max_attempts_kept:
+            del self.attempts[: self.max_attempts_kept // 2]
+        record = AttemptRecord(request_id, provider, dialect, model, 0, time.time(), stream, None)
+        self.attempts.append(record)
+        return record
+
     def record(
         self,
         request_id: str | None,
@@ -98,13 +110,8 @@ class FaultBook:
         stream: bool,
         fault: FaultRule | None,
     ) -> None:
-        if len(self.attempts) >= self.max_attempts_kept:
-            del self.attempts[: self.max_attempts_kept // 2]
-        self.attempts.append(
-            AttemptRecord(
-                request_id, provider, dialect, model, status, time.time(), stream, fault.id if fault else None
-            )
-        )
+        record = self.begin(request_id, provider, dialect, model, stream)
+        record.status, record.fault, record.ended_at = status, fault.id if fault else None, time.time()
 
     def attempts_json(self, request_id: str | None) -> list[dict[str, Any]]:
         return [asdict(a) for a in self.attempts if request_id is None or a.request_id == request_id]

@@ -10,6 +10,7 @@ from typing import Any
 from router.api.asgi import Send
 from router.sim.answers import Reply, hedged, reply, text_of
 from router.sim.common import (
+    GoneWatch,
     SimContext,
     SimRequest,
     SimulatedReset,
@@ -181,9 +182,23 @@ async def _stream(ctx: SimContext, request: SimRequest, r: Reply, n: int, fault:
     frames.append(b"data: [DONE]\n\n")
 
     await start_sse(send)
+    paced = ctx.chunk_ms > 0 or (fault is not None and (fault.chunk_ms or 0) > 0)
+    watch = GoneWatch(request) if paced else None
+    try:
+        await _send_frames(ctx, frames, fault, send, watch)
+    finally:
+        if watch is not None:
+            watch.stop()
+
+
+async def _send_frames(
+    ctx: SimContext, frames: list[bytes], fault: Any, send: Send, watch: GoneWatch | None
+) -> None:
     if fault is not None and fault.hang == "after_headers":
         await asyncio.sleep(fault.hang_s)
     for count, data in enumerate(frames):
+        if watch is not None and watch.gone:
+            return
         if fault is not None and fault.stream_error_after is not None and count == fault.stream_error_after:
             error = {
                 "error": {

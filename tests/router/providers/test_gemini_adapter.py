@@ -185,11 +185,16 @@ def test_finish_safety_is_content_filter(gateway: Gateway, sim: Sim) -> None:
     )
 
 
-def test_429_retry_info_and_retry_after(gateway: Gateway, sim: Sim) -> None:
+def test_429_retry_info_and_retry_after(gateway: Gateway, sim: Sim, make_gateway: Any) -> None:
     sim.app.ctx.faults.add(FaultRule(provider="gemini", status=429, retry_after=30))
     response = post(gateway, {"model": "gemini-2.5-flash", "messages": HI})
     assert response.status_code == 429 and response.headers["retry-after"] == "30"
     sim.app.ctx.faults.clear()
+    # The gateway remembers the window: inside it the deployment is not tried at all.
+    response = post(gateway, {"model": "gemini-2.5-flash", "messages": HI})
+    assert response.status_code == 503 and int(response.headers["retry-after"]) >= 25
+    assert sim.attempts(response.headers["x-request-id"]) == []
+    gateway = make_gateway()
     sim.app.ctx.faults.add(
         FaultRule(provider="gemini", status=429, times=1)
     )  # RetryInfo says 1s: retried, served
