@@ -27,11 +27,13 @@ CANARY = "sk-canary-5e4d3c2b1a"
 HI = [{"role": "user", "content": "hello there"}]
 
 
+KEYS = {"providers": {name: {"api_key_env": "CANARY_KEY"} for name in ("openai", "anthropic", "gemini")}}
+
+
 @pytest.fixture
 def keyed(make_gateway: GatewayFactory, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("CANARY_KEY", CANARY)
-    keys = {name: {"api_key_env": "CANARY_KEY"} for name in ("openai", "anthropic", "gemini")}
-    return make_gateway(overrides={"providers": keys})
+    return make_gateway(overrides=KEYS)
 
 
 def post(gateway: Any, model: str, **extra: Any) -> httpx.Response:
@@ -41,7 +43,7 @@ def post(gateway: Any, model: str, **extra: Any) -> httpx.Response:
 
 
 @pytest.mark.parametrize("model", list(PROVIDERS))
-def test_faults(keyed: Any, sim: Sim, model: str) -> None:
+def test_faults(keyed: Any, sim: Sim, model: str, make_gateway: GatewayFactory) -> None:
     provider, overloaded, seen = PROVIDERS[model]
     faults = sim.app.ctx.faults
 
@@ -51,6 +53,10 @@ def test_faults(keyed: Any, sim: Sim, model: str) -> None:
     validate(limited.json(), "ErrorResponse")
 
     faults.clear()
+    # The window is remembered: inside it that deployment is not tried at all. A fresh gateway goes on.
+    waiting = post(keyed, model)
+    assert waiting.status_code == 503 and sim.attempts(waiting.headers["x-request-id"]) == []
+    keyed = make_gateway(overrides=KEYS)
     faults.add(FaultRule(provider=provider, status=overloaded, times=1))
     assert post(keyed, model).status_code == 200  # retried on the same deployment
     faults.add(FaultRule(provider=provider, status=overloaded))
