@@ -30,6 +30,7 @@ from router.messages.convert import (
 )
 from router.messages.events import MessageEvents, error_event
 from router.pipeline import Pipeline, RequestContext, Shortcut, route_headers, validate_chat_body
+from router.tokens import estimate_prompt_tokens, estimate_text_tokens
 
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
@@ -183,7 +184,36 @@ async def create_message(scope: Scope, receive: Receive, send: Send) -> None:
     await handler(scope, receive, send)
 
 
-route_handlers = [create_message]
+@asgi("/v1/messages/count_tokens", copy_scope=False)
+async def count_tokens(scope: Scope, receive: Receive, send: Send) -> None:
+    """Anthropic's token count, estimated locally (router/tokens.py, within ~10-15% of a BPE tokenizer): no
+    provider round trip, no cost, no log row, as Anthropic does not bill it either. Tools count by their schema."""
+    handler: MessagesHandler = scope["app"].state.messages_handler
+    ctx = request_context(scope, "count_tokens")
+    base = [("x-request-id", ctx.request_id), ("request-id", ctx.request_id)]
+    try:
+        if scope["method"] != "POST":
+            raise InvalidRequest("use POST for /v1/messages/count_tokens")
+        await handler.pipeline.authenticate(ctx)
+        try:
+            body = _decode(await read_body(scope, receive, handler.limit))
+        except msgspec.DecodeError as exc:
+            raise InvalidRequest(f"request body is not valid JSON: {exc}") from None
+        if not isinstance(body, dict):
+            raise InvalidRequest("request body must be a JSON object")
+        # A count request has no max_tokens and is never streamed.
+        chat = to_chat(parse_messages_body(_encode({**body, "max_tokens": 1, "stream": False}))[0])
+        tokens = estimate_prompt_tokens(chat["messages"])
+        for tool in chat.get("tools") or ():
+            tokens += estimate_text_tokens(_encode(tool["function"]).decode())
+        await send_bytes(send, 200, _encode({"input_tokens": tokens}), [*base, *ctx.response_headers])
+    except GatewayError as error:
+        await send_anthropic_error(send, error, [*base, *ctx.response_headers])
+    except ConnectionResetError:
+        return
+
+
+route_handlers = [create_message, count_tokens]
 
 
 async def install(app: Litestar, gateway: Gateway, pipeline: Pipeline) -> None:
