@@ -10,6 +10,7 @@ mid-stream ends the stream with `response.failed`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -37,6 +38,7 @@ from router.wire.responses import ResponseObject, ResponsesRequest
 
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
+log = logging.getLogger("tiergate.responses")
 
 
 class ResponsesHandler:
@@ -95,9 +97,13 @@ class ResponsesHandler:
             return
         reply = assistant_message(response.output)
         history = [*conversion.history, reply] if reply is not None else conversion.history
-        await self.store.save(
-            response.id, _key_id(ctx), response.model, history, msgspec.to_builtins(response)
-        )
+        try:
+            await self.store.save(
+                response.id, _key_id(ctx), response.model, history, msgspec.to_builtins(response)
+            )
+        except Exception as exc:
+            # The answer is made and paid for: deliver it; only chaining on it will fail (404).
+            log.warning("storing response %s failed: %s", response.id, type(exc).__name__)
 
     async def _stream(
         self,

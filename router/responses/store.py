@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import Engine, delete, insert, select
 
-from router.errors import NotFound
+from router.errors import NotFound, ServiceUnavailable
 from router.log.schema import stored_responses
 from router.log.store import make_engine
 from router.settings import ResponsesConfig
@@ -92,7 +92,11 @@ class ResponseStore:
         return StoredResponse(row.id, list(row.history), dict(row.response))
 
     async def load(self, response_id: str, key_id: str | None, param: str) -> StoredResponse:
-        stored: StoredResponse | None = await self._run(self._load, response_id, key_id)
+        try:
+            stored: StoredResponse | None = await self._run(self._load, response_id, key_id)
+        except Exception as exc:  # the database is down: say so, in OpenAI's error shape
+            log.warning("reading a stored response failed: %s", type(exc).__name__)
+            raise ServiceUnavailable("the stored-response database is unavailable; retry shortly") from None
         if stored is None:
             raise NotFound(f"Response with id '{response_id}' not found.", param=param)
         return stored

@@ -11,7 +11,7 @@ from typing import Any
 import openai
 import pydantic
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from router.errors import NotFound
 from router.log.schema import requests as requests_table
@@ -371,3 +371,14 @@ def test_cache_hits_are_answered_as_responses(make_gateway: GatewayFactory) -> N
     replayed = raw_events(gateway, request)
     assert replayed[-1]["response"]["output"][0]["content"][0]["text"] == first.output_text
     assert [e["type"] for e in replayed] == [e["type"] for e in fresh]
+
+
+def test_store_outage_still_answers(gateway: Gateway) -> None:
+    client = gateway.client()
+    with gateway.engine.begin() as connection:
+        connection.execute(text("DROP TABLE stored_responses"))  # the store is gone; serving is not
+    answered = client.responses.create(model="gpt-4o", input="hello")
+    assert answered.output_text
+    with pytest.raises(openai.InternalServerError) as caught:
+        client.responses.create(model="gpt-4o", input="again", previous_response_id=answered.id)
+    assert caught.value.status_code == 503
