@@ -41,8 +41,16 @@ class FaultProxy:
 
     def set_mode(self, mode: Mode, *, drop_existing: bool = True) -> None:
         self.mode = mode
-        if drop_existing and mode != "pass":
+        if mode == "pass":
+            self._loop.call_soon_threadsafe(self._resume_all)
+        elif drop_existing:
             self._loop.call_soon_threadsafe(self._drop_all)
+
+    def _resume_all(self) -> None:
+        """A blackhole that ends: held connections carry on, as a stopped server's do after SIGCONT."""
+        for writer in list(self._writers):
+            with contextlib.suppress(Exception):
+                writer.transport.resume_reading()
 
     def _drop_all(self) -> None:
         for writer in list(self._writers):
