@@ -68,7 +68,8 @@ class ResponseEvents:
     def _text(self, delta: str) -> list[bytes]:
         frames: list[bytes] = []
         message = self._message
-        if message is None or message not in self._open:  # text after a tool call opens a new message
+        # identity, not ==: Struct equality would compare the growing text on every chunk
+        if message is None or not any(item is message for item in self._open):  # text after a tool call: new
             message = self._message = MessageItem(new_id("msg"), "in_progress", [])
             frames.append(self._add(message))
             added = OutputText("")
@@ -103,7 +104,7 @@ class ResponseEvents:
         function = fragment.get("function") or {}
         item = self._calls.get(index)
         if item is None:
-            if self._message is not None and self._message in self._open:
+            if self._message is not None and any(item is self._message for item in self._open):
                 frames.extend(self._close(self._message))
             call_id = str(fragment.get("id") or new_id("call"))
             item = FunctionCallItem(new_id("fc"), call_id, str(function.get("name") or ""), "", "in_progress")
@@ -123,7 +124,7 @@ class ResponseEvents:
         return frames
 
     def _close(self, item: MessageItem | FunctionCallItem, status: str = "completed") -> list[bytes]:
-        self._open.remove(item)
+        self._open = [other for other in self._open if other is not item]
         item.status = status  # type: ignore[assignment]
         output_index = self._index(item)
         frames: list[bytes] = []
