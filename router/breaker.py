@@ -75,6 +75,11 @@ class DeploymentHealth:
             at = max(at, self.opened_until)
         return max(at, now)
 
+    def window_ends(self) -> float | None:
+        """When this deployment's Retry-After (or quota) window ends, if only that holds it back; None when
+        its breaker is open (an ejected deployment is not worth waiting for)."""
+        return None if self.state == "open" else self.cool_until
+
     def start(self) -> None:
         self.in_flight += 1
         if self.state == "half_open":

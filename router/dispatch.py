@@ -230,12 +230,14 @@ class _Walk:
         pause = backoff_s(retry, self.round)
         ready = [e for e in self.again if book.get(e[1].key).available_at(now) <= now + pause]
         if not ready:
-            # Everything left is inside a Retry-After window: wait for the first to end if it is soon.
-            soonest = min(book.get(e[1].key).available_at(now) for e in self.again)
-            if soonest - now > retry.max_retry_after_s:
+            # Everything left is held back. Wait only for a Retry-After window that ends soon, never for
+            # an open breaker.
+            windows = [w for e in self.again if (w := book.get(e[1].key).window_ends()) is not None]
+            if not windows or min(windows) - now > retry.max_retry_after_s:
                 return False
-            pause = soonest - now
-            ready = [e for e in self.again if book.get(e[1].key).available_at(now) <= soonest]
+            soonest = min(windows)
+            pause = max(pause, soonest - now)
+            ready = [e for e in self.again if book.get(e[1].key).available_at(now) <= now + pause]
         if now + pause >= self.deadline:
             return False
         ready.reverse()

@@ -100,6 +100,13 @@ async def handle(ctx: SimContext, request: SimRequest, send: Send) -> int:
         r = hedged(r)
     n = int(request.body.get("n") or 1)
     if not request.stream:
+        if fault is not None and fault.hang == "after_headers":
+            # Headers promise a body that does not come (a stalled upstream).
+            await send(
+                {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"100")]}
+            )
+            await asyncio.sleep(fault.hang_s)
+            return 200
         if fault is not None and fault.malformed:
             await send(
                 {
