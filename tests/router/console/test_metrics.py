@@ -164,3 +164,14 @@ def test_cache_hits_and_what_they_saved(make_gateway: GatewayFactory) -> None:
         code="200",
     )
     assert ok == "2"
+
+
+def test_breaker_state_per_deployment(make_gateway: GatewayFactory, sim: Sim) -> None:
+    gateway = make_gateway(overrides={"routing": {"breaker": {"failures": 2, "ejection_s": 60}}})
+    assert _chat(gateway, "gpt-4o-mini", "healthy", "m-healthy").status_code == 200
+    sim.app.ctx.faults.add(FaultRule(provider="openai", match="always down", status=500))
+    for i in range(3):
+        assert _chat(gateway, "gpt-4o", "always down", f"m-down-{i}").status_code >= 500
+    samples = scrape(gateway)
+    assert value(samples, "tiergate_breaker_state", deployment="openai/gpt-4o") == "2"  # open
+    assert value(samples, "tiergate_breaker_state", deployment="openai/gpt-4o-mini") in ("0", None)  # closed
