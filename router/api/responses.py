@@ -26,6 +26,7 @@ from router.pipeline import Pipeline, RequestContext, route_headers, validate_ch
 from router.responses.convert import (
     Conversion,
     assistant_message,
+    custom_names,
     from_completion,
     new_id,
     parse_responses_body,
@@ -125,7 +126,7 @@ class ResponsesHandler:
             opened = await pipeline.open_stream(ctx)
             model = opened.model
             source = _opened_frames(opened, ctx.state.get("cache_frames"))
-        events = ResponseEvents(shell(request, response_id, model.name))
+        events = ResponseEvents(shell(request, response_id, model.name), custom_names(request))
 
         async def frames() -> AsyncIterator[bytes]:
             for frame in events.start():

@@ -8,7 +8,10 @@ provider behind it (translated or not) answers Responses clients. Rules:
   `tool_calls`; `function_call_output` becomes a `tool` message.
 - `reasoning` items are dropped: their encrypted content belongs to OpenAI and
   no other provider can use it.
-- only function tools exist here; built-in tools (web search, file search, code
+- function tools pass as they are; `custom` (freeform) tools, such as Codex's
+  `apply_patch`, become a function taking one string `input` (their grammar, if
+  any, goes into the description) and their calls come back as
+  `custom_tool_call` items; built-in tools (web search, file search, code
   interpreter, computer use, image generation, MCP, shells) are OpenAI-hosted
   and get a 400 that names them.
 """
@@ -26,6 +29,7 @@ from router.errors import InvalidRequest
 from router.providers.base import Usage
 from router.wire.json import decode_json_object
 from router.wire.responses import (
+    CustomToolCallItem,
     FunctionCallItem,
     IncompleteDetails,
     InputTokensDetails,
@@ -102,6 +106,40 @@ def _user_parts(content: Any, where: str) -> str | list[dict[str, Any]]:
     return parts
 
 
+_decode_any = msgspec.json.Decoder()
+
+
+def _custom_arguments(text: str) -> str:
+    return msgspec.json.encode({"input": text}).decode()
+
+
+def custom_input(arguments: str) -> str:
+    """A custom tool's string input from the function arguments a provider produced."""
+    try:
+        parsed = _decode_any.decode(arguments)
+    except msgspec.DecodeError:
+        return arguments
+    return parsed["input"] if isinstance(parsed, dict) and isinstance(parsed.get("input"), str) else arguments
+
+
+def _append_call(messages: list[dict[str, Any]], item: dict[str, Any], where: str) -> None:
+    for field in ("call_id", "name", "arguments"):
+        if not isinstance(item.get(field), str):
+            raise InvalidRequest(f"{where}.{field} must be a string", param=f"{where}.{field}")
+    call = {
+        "id": item["call_id"],
+        "type": "function",
+        "function": {"name": item["name"], "arguments": item["arguments"]},
+    }
+    last = messages[-1] if messages else None
+    if last is not None and last["role"] == "assistant":
+        last.setdefault("tool_calls", []).append(call)
+        if last.get("content") == "":
+            last["content"] = None
+    else:
+        messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
+
+
 def input_messages(items: str | list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The `input` field as chat messages."""
     if isinstance(items, str):
@@ -123,22 +161,13 @@ def input_messages(items: str | list[dict[str, Any]]) -> list[dict[str, Any]]:
             else:
                 messages.append({"role": "system", "content": _text_parts(item.get("content"), where)})
         elif kind == "function_call":
-            for field in ("call_id", "name", "arguments"):
-                if not isinstance(item.get(field), str):
-                    raise InvalidRequest(f"{where}.{field} must be a string", param=f"{where}.{field}")
-            call = {
-                "id": item["call_id"],
-                "type": "function",
-                "function": {"name": item["name"], "arguments": item["arguments"]},
-            }
-            last = messages[-1] if messages else None
-            if last is not None and last["role"] == "assistant":
-                last.setdefault("tool_calls", []).append(call)
-                if last.get("content") == "":
-                    last["content"] = None
-            else:
-                messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
-        elif kind == "function_call_output":
+            _append_call(messages, item, where)
+        elif kind == "custom_tool_call":
+            if not isinstance(item.get("input"), str):
+                raise InvalidRequest(f"{where}.input must be a string", param=f"{where}.input")
+            item = {**item, "arguments": _custom_arguments(item["input"]), "type": "function_call"}
+            _append_call(messages, item, where)
+        elif kind in ("function_call_output", "custom_tool_call_output"):
             if not isinstance(item.get("call_id"), str):
                 raise InvalidRequest(f"{where}.call_id must be a string", param=f"{where}.call_id")
             output = item.get("output")
@@ -162,16 +191,40 @@ def chat_tools(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
     converted = []
     for i, tool in enumerate(tools):
         kind = tool.get("type")
-        if kind != "function":
+        if kind not in ("function", "custom"):
             raise InvalidRequest(f"tools[{i}]: {kind!r} {_HOSTED}", param=f"tools[{i}].type")
         if not isinstance(tool.get("name"), str):
             raise InvalidRequest(f"tools[{i}].name must be a string", param=f"tools[{i}].name")
+        if kind == "custom":
+            converted.append({"type": "function", "function": _custom_function(tool)})
+            continue
         function: dict[str, Any] = {"name": tool["name"]}
         for key in ("description", "parameters", "strict"):
             if tool.get(key) is not None:
                 function[key] = tool[key]
         converted.append({"type": "function", "function": function})
     return converted
+
+
+def _custom_function(tool: dict[str, Any]) -> dict[str, Any]:
+    description = str(tool.get("description") or "")
+    fmt = tool.get("format") or {}
+    if fmt.get("type") == "grammar" and fmt.get("definition"):
+        description += f"\nThe input follows this {fmt.get('syntax', '')} grammar:\n{fmt['definition']}"
+    return {
+        "name": tool["name"],
+        "description": (description + "\nPass the whole input as the string `input`.").strip(),
+        "parameters": {
+            "type": "object",
+            "properties": {"input": {"type": "string"}},
+            "required": ["input"],
+            "additionalProperties": False,
+        },
+    }
+
+
+def custom_names(request: ResponsesRequest) -> frozenset[str]:
+    return frozenset(str(t.get("name")) for t in request.tools or [] if t.get("type") == "custom")
 
 
 def chat_tool_choice(
@@ -183,7 +236,7 @@ def chat_tool_choice(
             raise InvalidRequest("tool_choice must be none, auto or required", param="tool_choice")
         return choice, None
     kind = choice.get("type")
-    if kind == "function" and isinstance(choice.get("name"), str):
+    if kind in ("function", "custom") and isinstance(choice.get("name"), str):
         return {"type": "function", "function": {"name": choice["name"]}}, None
     if kind == "allowed_tools":
         names = [t.get("name") for t in choice.get("tools") or [] if isinstance(t, dict)]
@@ -263,7 +316,10 @@ def shell(request: ResponsesRequest, response_id: str, model: str) -> ResponseOb
         model=model,
         output=[],
         instructions=request.instructions,
-        tools=[{"strict": None, "parameters": None, **t} for t in request.tools or []],
+        tools=[
+            {"strict": None, "parameters": None, **t} if t.get("type") == "function" else t
+            for t in request.tools or []
+        ],
         tool_choice=request.tool_choice if request.tool_choice is not None else "auto",
         text={"format": msgspec.to_builtins(fmt) if fmt is not None else {"type": "text"}},
         temperature=request.temperature,
@@ -289,7 +345,9 @@ def finish_status(response: ResponseObject, finish_reason: str | None) -> None:
         response.completed_at = int(time.time())
 
 
-def completion_output(message: dict[str, Any], incomplete: bool) -> list[OutputItem]:
+def completion_output(
+    message: dict[str, Any], incomplete: bool, custom: frozenset[str] = frozenset()
+) -> list[OutputItem]:
     status: Any = "incomplete" if incomplete else "completed"
     items: list[OutputItem] = []
     content: list[OutputText | Refusal] = []
@@ -301,6 +359,13 @@ def completion_output(message: dict[str, Any], incomplete: bool) -> list[OutputI
         items.append(MessageItem(new_id("msg"), status, content))
     for call in message.get("tool_calls") or ():
         function = call.get("function") or {}
+        if function.get("name") in custom:
+            call_id = str(call.get("id") or new_id("call"))
+            arguments = str(function.get("arguments") or "")
+            items.append(
+                CustomToolCallItem(new_id("ctc"), call_id, function["name"], custom_input(arguments))
+            )
+            continue
         items.append(
             FunctionCallItem(
                 id=new_id("fc"),
@@ -320,7 +385,9 @@ def from_completion(
     choices = completion.get("choices") or [{}]
     choice = choices[0] if isinstance(choices[0], dict) else {}
     finish_status(response, choice.get("finish_reason"))
-    response.output = completion_output(choice.get("message") or {}, response.status == "incomplete")
+    response.output = completion_output(
+        choice.get("message") or {}, response.status == "incomplete", custom_names(request)
+    )
     response.usage = response_usage(usage)
     return response
 
@@ -334,9 +401,18 @@ def assistant_message(output: list[OutputItem]) -> dict[str, Any] | None:
         for p in item.content
     )
     calls = [
-        {"id": item.call_id, "type": "function", "function": {"name": item.name, "arguments": item.arguments}}
+        {
+            "id": item.call_id,
+            "type": "function",
+            "function": {
+                "name": item.name,
+                "arguments": item.arguments
+                if isinstance(item, FunctionCallItem)
+                else _custom_arguments(item.input),
+            },
+        }
         for item in output
-        if isinstance(item, FunctionCallItem)
+        if isinstance(item, FunctionCallItem | CustomToolCallItem)
     ]
     if not text and not calls:
         return None

@@ -18,8 +18,17 @@ from typing import Any
 import msgspec
 
 from router.providers.base import Usage
-from router.responses.convert import finish_status, new_id, response_usage
-from router.wire.responses import FunctionCallItem, MessageItem, OutputText, ResponseError, ResponseObject
+from router.responses.convert import custom_input, finish_status, new_id, response_usage
+from router.wire.responses import (
+    CustomToolCallItem,
+    FunctionCallItem,
+    MessageItem,
+    OutputText,
+    ResponseError,
+    ResponseObject,
+)
+
+Item = MessageItem | FunctionCallItem | CustomToolCallItem
 
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
@@ -37,14 +46,16 @@ _chunk_decoder = msgspec.json.Decoder(_Chunk)
 class ResponseEvents:
     """Feed OpenAI SSE frames (`data: {...}\\n\\n`); get Responses SSE frames back."""
 
-    def __init__(self, response: ResponseObject) -> None:
+    def __init__(self, response: ResponseObject, custom: frozenset[str] = frozenset()) -> None:
         self.response = response
+        self.custom = custom  # names of `custom` tools: their calls are custom_tool_call items
         self.sequence = 0
         self.finish_reason: str | None = None
         self.usage: Usage | None = None
         self._message: MessageItem | None = None
-        self._calls: dict[int, FunctionCallItem] = {}  # chat tool-call index -> item
-        self._open: list[MessageItem | FunctionCallItem] = []
+        self._calls: dict[int, FunctionCallItem | CustomToolCallItem] = {}  # chat tool-call index -> item
+        self._custom_args: dict[str, str] = {}  # custom item id -> JSON arguments so far
+        self._open: list[Item] = []
 
     def _event(self, kind: str, **fields: Any) -> bytes:
         payload = {"type": kind, "sequence_number": self.sequence, **fields}
@@ -57,10 +68,10 @@ class ResponseEvents:
             self._event("response.in_progress", response=self.response),
         ]
 
-    def _index(self, item: MessageItem | FunctionCallItem) -> int:
+    def _index(self, item: Item) -> int:
         return next(i for i, it in enumerate(self.response.output) if it is item)
 
-    def _add(self, item: MessageItem | FunctionCallItem) -> bytes:
+    def _add(self, item: Item) -> bytes:
         self.response.output.append(item)
         self._open.append(item)
         return self._event("response.output_item.added", output_index=self._index(item), item=item)
@@ -107,10 +118,20 @@ class ResponseEvents:
             if self._message is not None and any(item is self._message for item in self._open):
                 frames.extend(self._close(self._message))
             call_id = str(fragment.get("id") or new_id("call"))
-            item = FunctionCallItem(new_id("fc"), call_id, str(function.get("name") or ""), "", "in_progress")
+            name = str(function.get("name") or "")
+            if name in self.custom:
+                item = CustomToolCallItem(new_id("ctc"), call_id, name, "")
+                self._custom_args[item.id] = ""
+            else:
+                item = FunctionCallItem(new_id("fc"), call_id, name, "", "in_progress")
             self._calls[index] = item
             frames.append(self._add(item))
         arguments = function.get("arguments")
+        if isinstance(item, CustomToolCallItem):
+            # The provider streams JSON around the input string: the input is known whole at the end.
+            if isinstance(arguments, str):
+                self._custom_args[item.id] += arguments
+            return frames
         if isinstance(arguments, str) and arguments:
             item.arguments += arguments
             frames.append(
@@ -123,18 +144,24 @@ class ResponseEvents:
             )
         return frames
 
-    def _close(self, item: MessageItem | FunctionCallItem, status: str = "completed") -> list[bytes]:
+    def _close(self, item: Item, status: str = "completed") -> list[bytes]:
         self._open = [other for other in self._open if other is not item]
-        item.status = status  # type: ignore[assignment]
         output_index = self._index(item)
         frames: list[bytes] = []
-        if isinstance(item, MessageItem):
+        if isinstance(item, CustomToolCallItem):
+            item.input = custom_input(self._custom_args.pop(item.id, ""))
+            common = {"item_id": item.id, "output_index": output_index}
+            frames.append(self._event("response.custom_tool_call_input.delta", **common, delta=item.input))
+            frames.append(self._event("response.custom_tool_call_input.done", **common, input=item.input))
+        elif isinstance(item, MessageItem):
+            item.status = status  # type: ignore[assignment]
             part = item.content[0]
             assert isinstance(part, OutputText)
             common = {"item_id": item.id, "output_index": output_index, "content_index": 0}
             frames.append(self._event("response.output_text.done", **common, text=part.text, logprobs=[]))
             frames.append(self._event("response.content_part.done", **common, part=part))
         else:
+            item.status = status  # type: ignore[assignment]
             frames.append(
                 self._event(
                     "response.function_call_arguments.done",
@@ -189,7 +216,10 @@ class ResponseEvents:
         """The upstream broke after the stream was committed: `response.failed` with what was produced."""
         response = self.response
         for item in self._open:
-            item.status = "incomplete"
+            if isinstance(item, CustomToolCallItem):
+                item.input = custom_input(self._custom_args.get(item.id, ""))
+            else:
+                item.status = "incomplete"
         self._open.clear()
         response.status = "failed"
         response.error = ResponseError("server_error", message)

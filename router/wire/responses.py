@@ -81,7 +81,17 @@ class FunctionCallItem(msgspec.Struct):
     type: Literal["function_call"] = "function_call"
 
 
-OutputItem = MessageItem | FunctionCallItem
+class CustomToolCallItem(msgspec.Struct):
+    """A call of a `custom` (freeform) tool: its input is one string, e.g. a patch."""
+
+    id: str
+    call_id: str
+    name: str
+    input: str
+    type: Literal["custom_tool_call"] = "custom_tool_call"
+
+
+OutputItem = MessageItem | FunctionCallItem | CustomToolCallItem
 
 
 class InputTokensDetails(msgspec.Struct):

@@ -382,3 +382,53 @@ def test_store_outage_still_answers(gateway: Gateway) -> None:
     with pytest.raises(openai.InternalServerError) as caught:
         client.responses.create(model="gpt-4o", input="again", previous_response_id=answered.id)
     assert caught.value.status_code == 503
+
+
+APPLY_PATCH = {
+    "type": "custom",
+    "name": "apply_patch",
+    "description": "Use `apply_patch` to edit files.",
+    "format": {"type": "grammar", "syntax": "lark", "definition": 'start: "*** Begin Patch" /(.|\\n)*/'},
+}
+
+
+def test_custom_tool_round_trip(gateway: Gateway) -> None:
+    """Codex's freeform `apply_patch`: offered as a function of one string, answered as custom_tool_call."""
+    client = gateway.client()
+    raw = client.responses.with_raw_response.create(
+        model="gpt-4o",
+        input="Fix the typo",
+        tools=[APPLY_PATCH],
+        tool_choice={"type": "custom", "name": "apply_patch"},
+    )
+    validate(json.loads(raw.http_response.content), "Response")
+    first = raw.parse()
+    (call,) = first.output
+    assert call.type == "custom_tool_call" and call.name == "apply_patch" and call.input == "sample"
+    second = client.responses.create(
+        model="gpt-4o",
+        previous_response_id=first.id,
+        input=[{"type": "custom_tool_call_output", "call_id": call.call_id, "output": "Done!"}],
+        tools=[APPLY_PATCH],
+    )
+    assert second.output_text  # the tool result came back: the model answers in text
+    replayed = client.responses.create(
+        model="gpt-4o",
+        input=[
+            {"role": "user", "content": "Fix the typo"},
+            {"type": "custom_tool_call", "call_id": call.call_id, "name": "apply_patch", "input": call.input},
+            {"type": "custom_tool_call_output", "call_id": call.call_id, "output": "Done!"},
+        ],
+        tools=[APPLY_PATCH],
+    )
+    assert replayed.output_text
+
+
+def test_custom_tool_stream_events(gateway: Gateway) -> None:
+    events = raw_events(gateway, {"model": "gpt-4o", "input": "Fix the typo", "tools": [APPLY_PATCH]})
+    kinds = [e["type"] for e in events]
+    added = events[kinds.index("response.output_item.added")]
+    assert added["item"]["type"] == "custom_tool_call" and added["item"]["input"] == ""
+    done = events[kinds.index("response.custom_tool_call_input.done")]
+    assert done["input"] == "sample" and kinds[-2:] == ["response.output_item.done", "response.completed"]
+    assert events[-1]["response"]["output"][0]["input"] == "sample"
