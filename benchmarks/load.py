@@ -12,6 +12,7 @@ import json
 import shutil
 import subprocess
 import sys
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,6 +72,7 @@ def run_wrk(
         str(body_file),
         "distinct" if distinct else "same",
         auth or "",
+        uuid.uuid4().hex[:12],  # distinct bodies never repeat across invocations
     ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=False)
     line = next((x for x in reversed(done.stdout.splitlines()) if x.startswith("{")), None)

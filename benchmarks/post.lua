@@ -1,9 +1,12 @@
 -- wrk script: POST one JSON body (or, with a second argument "distinct", a body made unique per request by
 -- replacing the marker @N@ with a counter, so no cache or memo can answer it), and print a JSON summary.
--- Usage: wrk -t1 -cC -dDs -s post.lua URL -- BODY_FILE [distinct] [AUTH]
+-- Usage: wrk -t1 -cC -dDs -s post.lua URL -- BODY_FILE same|distinct AUTH|"" [PREFIX]
+-- PREFIX (distinct mode) is unique per invocation: LuaJIT's random numbers repeat from run to run, and a prompt
+-- seen in an earlier run would be answered from the classifier's cache.
 
 local body, prefix, suffix, distinct
 local counter = 0
+local run_prefix = ""
 
 function init(args)
   local f = assert(io.open(args[1], "rb"))
@@ -20,8 +23,7 @@ function init(args)
     wrk.headers["Authorization"] = "Bearer " .. args[3]
   end
   wrk.body = body
-  -- each thread gets its own counter space
-  counter = math.random(1, 1000000000) * 1000
+  run_prefix = (args[4] or "") .. "-" .. tostring(math.random(1, 1000000)) .. "-"
 end
 
 function request()
@@ -29,7 +31,7 @@ function request()
     return wrk.format()
   end
   counter = counter + 1
-  return wrk.format(nil, nil, nil, prefix .. counter .. suffix)
+  return wrk.format(nil, nil, nil, prefix .. run_prefix .. counter .. suffix)
 end
 
 function done(summary, latency, requests)
