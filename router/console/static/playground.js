@@ -29,6 +29,7 @@ function makeCard(model) {
     attempts: field(card, "attempts", "attempts"),
     tokens: field(card, "tokens", "tokens"),
     cost: field(card, "cost", "cost"),
+    latency: field(card, "latency", "latency"),
   };
   const answer = el("pre", "answer", "");
   card.appendChild(answer);
@@ -114,6 +115,8 @@ async function run(model, prompt, stream, view) {
     view.fields.model.textContent = row.model || view.fields.model.textContent;
     view.fields.tokens.textContent = row.prompt_tokens + " in / " + row.completion_tokens + " out";
     view.fields.cost.textContent = "$" + row.cost_usd + (row.cost_estimated ? " (estimated)" : "");
+    view.fields.latency.textContent =
+      Math.round(row.latency_ms) + " ms" + (row.ttft_ms !== null ? " (first token " + Math.round(row.ttft_ms) + " ms)" : "");
     view.fields.attempts.textContent = (row.attempts || [])
       .map((a) => a.model + "@" + a.provider + " " + (a.status || a.error_type) + " " + a.latency_ms + "ms")
       .join(" → ");

@@ -123,6 +123,7 @@ def test_console_flow_in_chromium(
     assert chosen.locator(".tokens").inner_text() == (
         f"{chosen_row['prompt_tokens']} in / {chosen_row['completion_tokens']} out"
     )
+    assert "(first token " in auto.locator(".latency").inner_text()  # streamed: TTFT from the log row
     shot(page, "playground")
 
     # Keys: create one (its secret shown once), use it, revoke it, and it stops working at once.

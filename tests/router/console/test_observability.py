@@ -28,7 +28,7 @@ def test_serve_writes_json_lines_and_spans_with_the_request_id(sim: Sim, tmp_pat
     upgrade(database)
     config = sim_config(sim.url, database)
     config["classifier"] = {"enabled": False}
-    config["observability"] = {"access_log": True}
+    config["observability"] = {"access_log": True, "log_level": "DEBUG"}
     path = tmp_path / "tiergate.yaml"
     path.write_text(yaml.safe_dump(config))
     sock = bind_free_socket()
@@ -64,7 +64,11 @@ def test_serve_writes_json_lines_and_spans_with_the_request_id(sim: Sim, tmp_pat
         stdout, stderr = process.communicate(timeout=30)
     # (Only our lines: the host may have attached a handler of its own to the root logger.)
     records: list[dict[str, Any]] = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
-    access = [r for r in records if r.get("request_id") == "req-json-log-1"]
+    tagged = [r for r in records if r.get("request_id") == "req-json-log-1"]
+    # The pipeline's own debug line does not pass the id: it comes from the request's context.
+    finished = [r for r in tagged if r["logger"] == "tiergate.request"]
+    assert len(finished) == 1 and "req-json-log-1" in finished[0]["msg"], stderr
+    access = [r for r in tagged if r["logger"] == "tiergate.access"]
     assert len(access) == 1, stderr
     line = access[0]
     assert (
