@@ -295,3 +295,16 @@ def test_client_disconnect_closes_upstream_and_logs_partial(make_gateway: Gatewa
     assert r["completion_tokens"] > 0 and r["cost_estimated"] is True  # type: ignore[operator]
     tasks = httpx.get(f"{gateway.url}/ready").json()["checks"]["runtime"]["asyncio_tasks"]
     assert tasks <= baseline
+
+
+def test_total_deadline_bounds_a_body_that_never_ends(make_gateway: GatewayFactory, sim: Sim) -> None:
+    """Headers come, the body stalls, and the per-read (first byte) timeout is long: `total_s` still cuts
+    the attempt, and the request falls back."""
+    slow_reads = {"connect_s": 1.0, "first_byte_s": 10.0, "total_s": 0.8}
+    gateway = make_gateway(overrides={**ROUTING, "providers": {"deepseek": {"timeouts": slow_reads}}})
+    sim.app.ctx.faults.add(FaultRule(provider="deepseek", hang="after_headers", hang_s=5))
+    started = time.monotonic()
+    raw = ask(gateway, "total-1")
+    assert raw.headers["x-tiergate-model"] == "gpt-4o-mini"
+    assert time.monotonic() - started < 5  # cut by our deadline, not by the sim giving up
+    assert logged(row(gateway, "total-1"))[0][:3] == ("deepseek", 200, "timeout")
