@@ -8,9 +8,11 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 
 from router.sim.faults import FaultRule
 from tests.conftest import Gateway, GatewayFactory, Sim
+from tests.keys.conftest import MASTER, create_key, spend
 from tests.reliability.load import finish, run_load
 from tests.reliability.routing import SIMPLE_BODY, attempts_by_request, ready, two_provider_gateway
 from tests.router.test_request_log import wait_rows
@@ -39,7 +41,7 @@ def _text(events: list[tuple[float, dict[str, Any]]]) -> str:
     return "".join(c["choices"][0]["delta"].get("content") or "" for _, c in events if c.get("choices"))
 
 
-def test_stream_faults(make_gateway: GatewayFactory, sim: Sim) -> None:
+def test_stream_faults(make_gateway: GatewayFactory, sim: Sim, monkeypatch: pytest.MonkeyPatch) -> None:
     gateway = two_provider_gateway(make_gateway)
     faults = sim.app.ctx.faults
     full = _text(_events(gateway, "s6-clean"))  # deepseek's whole answer to this prompt
@@ -76,8 +78,12 @@ def test_stream_faults(make_gateway: GatewayFactory, sim: Sim) -> None:
         assert all(r["completion_tokens"] > 0 for r in broken)  # the partial usage, counted locally
     assert max(gaps) < 1.0
 
-    # 3. The client leaves mid-stream: the upstream is closed at once, nothing is left running.
+    # 3. The client leaves mid-stream: the upstream is closed at once, nothing is left running, and the
+    # key's budget reservation is released (what was streamed is committed, nothing stays reserved).
+    monkeypatch.setenv("TIERGATE_MASTER_KEY", MASTER)
     gateway = two_provider_gateway(make_gateway)
+    created = create_key(gateway.url, budget_usd=1.0, budget_period="day")
+    auth = {"authorization": f"Bearer {created['key']}"}
     faults.clear()
     tasks_before = ready(gateway)["checks"]["runtime"]["asyncio_tasks"]
     faults.add(FaultRule(provider="deepseek", chunk_ms=100))
@@ -88,9 +94,10 @@ def test_stream_faults(make_gateway: GatewayFactory, sim: Sim) -> None:
             "POST",
             f"{gateway.url}/v1/chat/completions",
             json=STREAM,
-            headers={"x-request-id": request_id},
+            headers={"x-request-id": request_id, **auth},
             timeout=10,
         ) as response:
+            assert response.status_code == 200
             seen = 0
             for line in response.iter_lines():
                 seen += line.startswith("data: ")
@@ -106,6 +113,8 @@ def test_stream_faults(make_gateway: GatewayFactory, sim: Sim) -> None:
     rows = {r["id"]: r for r in wait_rows(gateway.engine, 5)}
     assert all(rows[f"s6c-{i}"]["status"] == "cancelled" for i in range(5))
     tasks_after = ready(gateway)["checks"]["runtime"]["asyncio_tasks"]
+    report = spend(gateway.url, created["info"]["id"])
+    assert report["reserved_usd"] == 0 and report["committed_usd"] > 0
     print(
         f"scenario 6: error-event gap max {max(gaps) * 1000:.0f} ms; upstream closed "
         f"{max(closes) * 1000:.0f} ms after the client left (max of 5); tasks {tasks_before} -> {tasks_after}"
