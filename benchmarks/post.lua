@@ -23,7 +23,7 @@ function init(args)
     wrk.headers["Authorization"] = "Bearer " .. args[3]
   end
   wrk.body = body
-  run_prefix = (args[4] or "") .. "-" .. tostring(math.random(1, 1000000)) .. "-"
+  run_prefix = (args[4] or "0") .. "-"
 end
 
 function request()
