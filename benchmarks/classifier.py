@@ -50,12 +50,15 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q))
 
 
-async def _alone(clf: Any, tokens: int, n: int) -> list[float]:
+async def _alone(clf: Any, tokens: int, n: int) -> tuple[list[float], float]:
+    """Wall times of `n` lone decisions, and the process CPU time per decision: on a shared machine wall time
+    includes waiting for a core, CPU time does not."""
     out = []
+    cpu = time.process_time()
     for i in range(n):
         s = await clf.score([{"role": "user", "content": prompt_of(tokens, 10_000 + i)}])
         out.append(s.decision_ms)
-    return out
+    return out, (time.process_time() - cpu) * 1000.0 / n
 
 
 async def _concurrent(clf: Any, tokens: int, rounds: int, width: int = 64) -> tuple[list[float], float]:
@@ -73,26 +76,31 @@ async def _concurrent(clf: Any, tokens: int, rounds: int, width: int = 64) -> tu
     return latencies, rounds * width / elapsed
 
 
-def latency(backends: list[str], quick: bool) -> dict[str, Any]:
+def latency(backends: list[str], quick: bool, alone_only: bool = False) -> dict[str, Any]:
     from classifier import RoutingClassifier
 
     sizes = {20: 60, 256: 40, 2000: 20} if not quick else {20: 15, 256: 10, 2000: 5}
     rows: list[dict[str, Any]] = []
     for backend in backends:
-        for batched in (True, False):
+        for batched in (True,) if alone_only else (True, False):
             clf = RoutingClassifier.load(backend=backend, cache_size=0, max_batch=32 if batched else 1)
             for tokens, n in sizes.items():
                 row: dict[str, Any] = {"backend": backend, "tokens": tokens, "micro_batching": batched}
                 if batched:  # a lone request does not depend on batching
-                    alone = asyncio.run(_alone(clf, tokens, n))
-                    row |= {"alone_p50_ms": percentile(alone, 50), "alone_p99_ms": percentile(alone, 99)}
-                rounds = 1 if tokens == 2000 or quick else 2
-                conc, throughput = asyncio.run(_concurrent(clf, tokens, rounds))
-                row |= {
-                    "c64_p50_ms": percentile(conc, 50),
-                    "c64_p99_ms": percentile(conc, 99),
-                    "c64_throughput_rps": throughput,
-                }
+                    alone, cpu_ms = asyncio.run(_alone(clf, tokens, n))
+                    row |= {
+                        "alone_p50_ms": percentile(alone, 50),
+                        "alone_p99_ms": percentile(alone, 99),
+                        "alone_cpu_ms": cpu_ms,
+                    }
+                if not alone_only:
+                    rounds = 1 if tokens == 2000 or quick else 2
+                    conc, throughput = asyncio.run(_concurrent(clf, tokens, rounds))
+                    row |= {
+                        "c64_p50_ms": percentile(conc, 50),
+                        "c64_p99_ms": percentile(conc, 99),
+                        "c64_throughput_rps": throughput,
+                    }
                 rows.append(row)
                 print(_latency_line(row), flush=True)
             asyncio.run(clf.aclose())
@@ -117,14 +125,16 @@ def _cache_hit_ms(backend: str) -> float:
 
 def _latency_line(row: dict[str, Any]) -> str:
     alone = (
-        f"{row['alone_p50_ms']:>8.2f} {row['alone_p99_ms']:>8.2f}"
+        f"{row['alone_p50_ms']:>8.2f} {row['alone_p99_ms']:>8.2f} {row['alone_cpu_ms']:>8.2f}"
         if "alone_p50_ms" in row
-        else f"{'':>8} {'':>8}"
+        else f"{'':>8} {'':>8} {'':>8}"
     )
-    return (
-        f"{row['backend']:<10} {row['tokens']:>6} {'yes' if row['micro_batching'] else 'no':>6} {alone} "
+    concurrent = (
         f"{row['c64_p50_ms']:>9.1f} {row['c64_p99_ms']:>9.1f} {row['c64_throughput_rps']:>8.0f}"
+        if "c64_p50_ms" in row
+        else ""
     )
+    return f"{row['backend']:<10} {row['tokens']:>6} {'yes' if row['micro_batching'] else 'no':>6} {alone} {concurrent}"
 
 
 def _machine() -> dict[str, Any]:
@@ -234,18 +244,19 @@ def main() -> int:
     lat = sub.add_parser("latency")
     lat.add_argument("--backends", nargs="+", default=["torch", "onnx", "onnx-int8"])
     lat.add_argument("--quick", action="store_true", help="fewer repetitions")
+    lat.add_argument("--alone-only", action="store_true", help="single requests only (no concurrency runs)")
     qual = sub.add_parser("quality")
     qual.add_argument("--int8", action="store_true", help="also evaluate on int8-quantised embeddings")
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     if args.what == "latency":
         print(
-            f"{'backend':<10} {'tokens':>6} {'batch':>6} {'p50 ms':>8} {'p99 ms':>8} {'c64 p50':>9} "
+            f"{'backend':<10} {'tokens':>6} {'batch':>6} {'p50 ms':>8} {'p99 ms':>8} {'cpu ms':>8} {'c64 p50':>9} "
             f"{'c64 p99':>9} {'req/s':>8}"
         )
-        result = latency(args.backends, args.quick)
+        result = latency(args.backends, args.quick, args.alone_only)
         print(f"cache hit p50: {result['cache_hit_p50_ms']:.3f} ms; load average {result['load_average_1m']}")
-        out = RESULTS / "classifier_latency.json"
+        out = RESULTS / ("classifier_latency_alone.json" if args.alone_only else "classifier_latency.json")
     else:
         result = quality(args.int8)
         out = RESULTS / "classifier_quality.json"

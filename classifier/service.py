@@ -26,9 +26,6 @@ from classifier.features import features
 from classifier.model import ArtifactError, RouterModel, load_model
 from classifier.text import conversation_text, last_user_text
 
-# Regex features over a pasted book would take milliseconds for no extra signal; length is taken in full.
-FEATURE_TEXT_CHARS = 32_000
-
 
 @dataclass(frozen=True)
 class Scores:
@@ -114,12 +111,7 @@ class RoutingClassifier:
     def _run_batch(self, jobs: Sequence[_Job]) -> list[tuple[FloatArray, FloatArray | None]]:
         vectors = self._embedder.encode([job.text for job in jobs])
         return [
-            (
-                vector,
-                None
-                if job.feature_text is None
-                else features(job.feature_text[:FEATURE_TEXT_CHARS], total_chars=len(job.feature_text)),
-            )
+            (vector, None if job.feature_text is None else features(job.feature_text))
             for vector, job in zip(vectors, jobs, strict=True)
         ]
 

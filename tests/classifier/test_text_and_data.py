@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -51,7 +52,10 @@ def test_features_see_code_and_maths() -> None:
     col = {name: i for i, name in enumerate(NAMES)}
     assert code[col["log_code_marks"]] > chat[col["log_code_marks"]]
     assert maths[col["log_math_marks"]] > chat[col["log_math_marks"]]
-    assert features("ab", total_chars=10_000)[col["log_chars"]] > features("ab")[col["log_chars"]]
+    # A long prompt's length counts in full, its patterns only in the bounded head and tail.
+    long = "x = 1 + 2\n" * 5000
+    assert features(long)[col["log_chars"]] == pytest.approx(math.log1p(len(long)))
+    assert features(long)[col["log_math_marks"]] < math.log1p(long.count("=") + long.count("+"))
 
 
 def _write(path: Path, rows: list[object]) -> Path:
