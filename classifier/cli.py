@@ -19,14 +19,19 @@ def register(subparsers: Any) -> None:
         description="Train the difficulty and reasoning heads on JSONL files (format: classifier/README.md), "
         "evaluate them on subject-grouped held-out folds, and write the artifact with its metadata.",
     )
-    train.add_argument("--data", nargs="+", required=True, metavar="FILE", help="JSONL data files")
-    train.add_argument("--out", required=True, metavar="PATH", help="artifact to write (.npz)")
+    train.add_argument(
+        "--data", nargs="+", metavar="FILE", help="JSONL data files (with --from-logs: the base data)"
+    )
+    train.add_argument("--out", metavar="PATH", help="artifact to write (.npz)")
     train.add_argument("--strong", help="strong model name in `scores` (default: the best-scoring)")
     train.add_argument("--weak", help="weak model name in `scores` (default: the worst-scoring)")
     train.add_argument(
         "--backend", default="onnx", help="embedding backend for training (default: onnx, fp32)"
     )
     train.set_defaults(func=_train)
+    from classifier.fromlogs_cli import add_arguments
+
+    add_arguments(train)
 
     evaluate = actions.add_parser(
         "eval",
@@ -52,6 +57,13 @@ def _fail(message: str) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     from classifier.data import DataError
+
+    if args.from_logs:
+        from classifier.fromlogs_cli import run
+
+        return run(args)
+    if not args.data or not args.out:
+        return _fail("train needs --data FILE ... and --out PATH (or --from-logs)")
     from classifier.pipeline import train_artifact
 
     try:
