@@ -22,10 +22,14 @@ from router.settings import Settings
 from router.sim.app import SimApp, create_sim_app
 from router.sim.config import sim_config
 
-
 # Tests that put load or faults on the machine run one at a time, in one xdist worker, so their figures are
 # not disturbed by each other (the rest of the suite runs beside them on the other workers).
-SERIAL_PATHS = ("tests/reliability/", "tests/benchmarks/", "tests/keys/test_shared.py", "tests/keys/test_serve.py")
+SERIAL_PATHS = (
+    "tests/reliability/",
+    "tests/benchmarks/",
+    "tests/keys/test_shared.py",
+    "tests/keys/test_serve.py",
+)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
