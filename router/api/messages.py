@@ -11,14 +11,13 @@ with the same HTTP status and headers (Retry-After) the chat endpoint would send
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 import msgspec
 from litestar import Litestar, asgi
 
 from router.api.asgi import Receive, Scope, Send, read_body, send_bytes
 from router.api.chat import request_context
-from router.api.streaming import send_sse
+from router.api.streaming import deliver, open_source
 from router.errors import GatewayError, InvalidRequest, render_error
 from router.gateway import Gateway
 from router.messages.convert import (
@@ -112,14 +111,8 @@ class MessagesHandler:
         shortcut: Shortcut | None,
     ) -> None:
         pipeline = self.pipeline
-        opened = None
-        if shortcut is not None and shortcut.frames is not None:
-            model = shortcut.model
-            source: AsyncIterator[bytes] = _replay(shortcut.frames)
-        else:
-            opened = await pipeline.open_stream(ctx)
-            model = opened.model
-            source = _opened_frames(opened, ctx.state.get("cache_frames"))
+        stream = await open_source(pipeline, ctx, shortcut)
+        model, source, opened = stream.model, stream.frames, stream.opened
         events = MessageEvents(message_id, model.name)
 
         async def frames() -> AsyncIterator[bytes]:
@@ -146,33 +139,7 @@ class MessagesHandler:
                     yield frame
 
         headers = [*base, *ctx.response_headers, *route_headers(ctx.route, model, None)]
-        if opened is None:
-            headers.append(("x-tiergate-cache", "hit"))
-        first: list[float] = []
-        completed = await send_sse(receive, send, headers, frames(), first)
-        if first:
-            ctx.outcome.ttft_ms = (first[0] - ctx.outcome.started) * 1000
-        if not completed:
-            ctx.outcome.status, ctx.outcome.http_status = "cancelled", 499
-            if opened is not None and ctx.outcome.usage is None:
-                pipeline.stream_ended(ctx, opened)
-
-
-async def _replay(frames: list[bytes]) -> AsyncIterator[bytes]:
-    for frame in frames:
-        yield frame
-
-
-async def _opened_frames(opened: Any, captured: list[bytes] | None) -> AsyncIterator[bytes]:
-    """The OpenAI frames of the stream; the response cache, when on, keeps a copy (replayed on a hit)."""
-    for frame in opened.first_frames:
-        if captured is not None:
-            captured.append(frame)
-        yield frame
-    async for frame in opened.rest():
-        if captured is not None:
-            captured.append(frame)
-        yield frame
+        await deliver(pipeline, ctx, receive, send, headers, frames(), stream)
 
 
 @asgi("/v1/messages", copy_scope=False)

@@ -19,7 +19,7 @@ from litestar import Litestar, Request, Response, asgi, delete, get
 
 from router.api.asgi import Receive, Scope, Send, read_body, send_bytes, send_error
 from router.api.chat import request_context
-from router.api.streaming import send_sse
+from router.api.streaming import deliver, open_source
 from router.errors import GatewayError, InvalidRequest
 from router.gateway import Gateway
 from router.pipeline import Pipeline, RequestContext, route_headers, validate_chat_body
@@ -118,14 +118,8 @@ class ResponsesHandler:
         shortcut: Any,
     ) -> None:
         pipeline = self.pipeline
-        if shortcut is not None and shortcut.frames is not None:
-            model = shortcut.model
-            source: AsyncIterator[bytes] = _replay(shortcut.frames)
-            opened = None
-        else:
-            opened = await pipeline.open_stream(ctx)
-            model = opened.model
-            source = _opened_frames(opened, ctx.state.get("cache_frames"))
+        stream = await open_source(pipeline, ctx, shortcut)
+        model, source, opened = stream.model, stream.frames, stream.opened
         events = ResponseEvents(shell(request, response_id, model.name), custom_names(request))
 
         async def frames() -> AsyncIterator[bytes]:
@@ -154,33 +148,7 @@ class ResponsesHandler:
                 yield frame
 
         headers = [*base, *ctx.response_headers, *route_headers(ctx.route, model, None)]
-        if opened is None:
-            headers.append(("x-tiergate-cache", "hit"))
-        first: list[float] = []
-        completed = await send_sse(receive, send, headers, frames(), first)
-        if first:
-            ctx.outcome.ttft_ms = (first[0] - ctx.outcome.started) * 1000
-        if not completed:
-            ctx.outcome.status, ctx.outcome.http_status = "cancelled", 499
-            if opened is not None and ctx.outcome.usage is None:
-                pipeline.stream_ended(ctx, opened)
-
-
-async def _replay(frames: list[bytes]) -> AsyncIterator[bytes]:
-    for frame in frames:
-        yield frame
-
-
-async def _opened_frames(opened: Any, captured: list[bytes] | None) -> AsyncIterator[bytes]:
-    """The OpenAI frames of the stream; the response cache, when on, keeps a copy (replayed on a hit)."""
-    for frame in opened.first_frames:
-        if captured is not None:
-            captured.append(frame)
-        yield frame
-    async for frame in opened.rest():
-        if captured is not None:
-            captured.append(frame)
-        yield frame
+        await deliver(pipeline, ctx, receive, send, headers, frames(), stream)
 
 
 def _key_id(ctx: RequestContext) -> str | None:

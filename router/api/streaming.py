@@ -11,8 +11,12 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 from router.api.asgi import Receive, Send, encode_headers
+from router.catalog import Model
+from router.dispatch import OpenStream
+from router.pipeline import Pipeline, RequestContext, Shortcut
 
 
 async def send_sse(
@@ -67,3 +71,58 @@ async def send_sse(
         watcher.cancel()
         with contextlib.suppress(BaseException):
             await frames.aclose()  # type: ignore[attr-defined]
+
+
+@dataclass(slots=True)
+class StreamSource:
+    """Where a translated stream's OpenAI frames come from: an upstream stream, or a cache replay."""
+
+    model: Model
+    frames: AsyncIterator[bytes]
+    opened: OpenStream | None  # None for a cache replay
+
+
+async def _replay(frames: list[bytes]) -> AsyncIterator[bytes]:
+    for frame in frames:
+        yield frame
+
+
+async def _tee(opened: OpenStream, captured: list[bytes] | None) -> AsyncIterator[bytes]:
+    """The upstream's OpenAI frames; the response cache, when on, keeps a copy (replayed on a hit)."""
+    for frame in opened.first_frames:
+        if captured is not None:
+            captured.append(frame)
+        yield frame
+    async for frame in opened.rest():
+        if captured is not None:
+            captured.append(frame)
+        yield frame
+
+
+async def open_source(pipeline: Pipeline, ctx: RequestContext, shortcut: Shortcut | None) -> StreamSource:
+    if shortcut is not None and shortcut.frames is not None:
+        return StreamSource(shortcut.model, _replay(shortcut.frames), None)
+    opened = await pipeline.open_stream(ctx)
+    return StreamSource(opened.model, _tee(opened, ctx.state.get("cache_frames")), opened)
+
+
+async def deliver(
+    pipeline: Pipeline,
+    ctx: RequestContext,
+    receive: Receive,
+    send: Send,
+    headers: list[tuple[str, str]],
+    frames: AsyncIterator[bytes],
+    source: StreamSource,
+) -> None:
+    """Send a translated stream and account for it: time to first byte, and a client that left early."""
+    if source.opened is None:
+        headers = [*headers, ("x-tiergate-cache", "hit")]
+    first: list[float] = []
+    completed = await send_sse(receive, send, headers, frames, first)
+    if first:
+        ctx.outcome.ttft_ms = (first[0] - ctx.outcome.started) * 1000
+    if not completed:
+        ctx.outcome.status, ctx.outcome.http_status = "cancelled", 499
+        if source.opened is not None and ctx.outcome.usage is None:
+            pipeline.stream_ended(ctx, source.opened)
