@@ -19,11 +19,12 @@ RedisDown = Literal["closed", "local"]
 class RedisConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     url: str = "redis://127.0.0.1:6379/0"
     prefix: str = "tiergate:"
-    # Every Redis call is bounded by this; a blackholed Redis adds at most this much to a request.
-    timeout_s: float = 0.25
+    # Every Redis call is bounded by this; a blackholed Redis adds at most this much to a request. It
+    # includes event-loop queueing, so it cannot be much tighter than a busy process's loop delay.
+    timeout_s: float = 1.0
     max_connections: int = 32
     # Consecutive failures that open the breaker; while open, no request calls Redis.
-    breaker_failures: int = 3
+    breaker_failures: int = 5
     breaker_cooldown_s: float = 5.0
 
 

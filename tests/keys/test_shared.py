@@ -26,7 +26,11 @@ def pair(sim: Sim, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[S
     redis_url = os.environ["TIERGATE_TEST_REDIS_URL"]
     tmp: Path = tmp_path_factory.mktemp("pair")
     with postgres_database() as database:
-        config = shared_config(sim.url, database, redis_url, redis_prefix(), cache={"enabled": True})
+        # A generous Redis timeout: these tests are about shared state, not Redis faults, and must not
+        # trip the breaker on a CPU-starved machine.
+        config = shared_config(
+            sim.url, database, redis_url, redis_prefix(), cache={"enabled": True}, redis={"timeout_s": 5.0}
+        )
         first = serve(config, tmp)
         try:
             second = serve(config, tmp)
