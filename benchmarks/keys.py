@@ -53,14 +53,14 @@ async def measure(n: int, guard: RedisGuard | None) -> dict[str, float]:
     headers = {"authorization": f"Bearer {secret}"}
     limits = Limits(60.0, guard)
 
-    async def seed(_: str, __: str) -> int:
+    async def seed() -> int:
         return 0
 
-    ledger = Ledger(guard, 900.0, seed)
+    ledger = Ledger(guard, 900.0)
     cache = ResponseCache(CacheConfig(enabled=True), guard)
 
     async def budget(i: int) -> None:
-        reservation, _ = await ledger.reserve("key_bench", "2026-11", 1000, 10**15)
+        reservation, _ = await ledger.reserve("key_bench", "2026-11", 1000, 10**15, seed)
         await ledger.settle(reservation, 900)
 
     async def cache_lookup(i: int) -> None:

@@ -123,17 +123,16 @@ end
 return {committed, reserved}
 """
 
-Seeder = Callable[[str], Awaitable[int]]
+Seeder = Callable[[], Awaitable[int]]  # committed spend so far, from the request log
 
 
 class Ledger:
-    """Budget accounts on the configured backend; `seeder(key_id)` reads committed spend from the log."""
+    """Budget accounts on the configured backend, seeded once per key and period from the request log."""
 
-    def __init__(self, guard: RedisGuard | None, ttl_s: float, seeder: Callable[[str, str], Awaitable[int]]):
+    def __init__(self, guard: RedisGuard | None, ttl_s: float) -> None:
         self.guard = guard
         self.ttl = ttl_s
         self.local = LocalLedger(ttl_s)
-        self.seeder = seeder
         self.seeded: set[tuple[str, str]] = set()
         if guard is not None:
             self._reserve = guard.register(_RESERVE)
@@ -146,12 +145,12 @@ class Ledger:
         return [f"{p}budget:{key_id}:{period}", f"{p}reserved:{key_id}:{period}"]
 
     async def reserve(
-        self, key_id: str, period: str, amount: int, limit: int
+        self, key_id: str, period: str, amount: int, limit: int, seeder: Seeder
     ) -> tuple[Reservation, Standing]:
         r = Reservation(key_id, period, secrets.token_hex(8), amount)
         seed: int | None = None
         if (key_id, period) not in self.seeded:
-            seed = await self.seeder(key_id, period)
+            seed = await seeder()
             self.seeded.add((key_id, period))
         guard = self.guard
         if guard is None:

@@ -29,6 +29,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     revoke.add_argument("key_id")
     listing = actions.add_parser("list", help="list keys (prefixes only)")
     listing.add_argument("--active", action="store_true", help="hide revoked keys")
+    for action in (create, revoke, listing):
+        # `tiergate keys create --config F ...` as well as `tiergate keys --config F create ...`
+        action.add_argument("--config", default=argparse.SUPPRESS)
     parser.set_defaults(func=run)
 
 

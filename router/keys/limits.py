@@ -158,7 +158,7 @@ class Limits:
             args: list[Any] = [int(now * 1000), int(self.window * 1000), rpm or 0, member, key_id]
             allowed, remaining, reset_ms = await self._admit(keys=keys, args=args, client=client)
             if allowed == -1:
-                raise AuthenticationFailed(f"API key {key_prefix} has been revoked")
+                raise AuthenticationFailed(f"API key {key_prefix} has been revoked.", code="key_revoked")
             if not rpm:
                 return None
             return Decision(allowed == 1, rpm, int(remaining), int(reset_ms) / 1000)

@@ -19,7 +19,7 @@ from router.keys.auth import Authenticator
 from router.keys.budgets import Ledger, Reservation, to_nano, to_usd
 from router.keys.cache import Embedder, Entry, ResponseCache, bucket_key, conversation_text, exact_key
 from router.keys.config import KeysConfig
-from router.keys.model import VirtualKey, period_id
+from router.keys.model import Period, VirtualKey, period_id
 from router.keys.redisguard import RedisGuard
 from router.keys.store import KeyStore
 from router.pipeline import RequestContext, Shortcut
@@ -58,7 +58,7 @@ class KeyService:
         self.auth = auth  # None: open mode (no master key, no keys)
         self.guard = guard
         self.limits = limits.Limits(self.config.window_s, guard)
-        self.ledger = Ledger(guard, self.config.reservation_ttl_s, self._seed)
+        self.ledger = Ledger(guard, self.config.reservation_ttl_s)
         self.cache = ResponseCache(self.config.cache, guard) if self.config.cache.enabled else None
         self.embedder = embedder
 
@@ -66,12 +66,10 @@ class KeyService:
     def open(self) -> bool:
         return self.auth is None
 
-    async def _seed(self, key_id: str, period: str) -> int:
-        key_period = "day" if len(period) == 10 else "month" if len(period) == 7 else "total"
+    async def _seed(self, key_id: str, period: Period) -> int:
         try:
             spent = await asyncio.wait_for(
-                asyncio.to_thread(self.store.spent, key_id, key_period),  # type: ignore[arg-type]
-                self.config.store_timeout_s,
+                asyncio.to_thread(self.store.spent, key_id, period), self.config.store_timeout_s
             )
         except Exception:
             log.warning("could not read past spend of %s from the log; counting from zero", key_id)
@@ -90,7 +88,7 @@ class KeyService:
         try:
             decision = await self.limits.admit(key.id, key.rpm, key.prefix)
         except Exception as exc:
-            if getattr(exc, "code", None) == "invalid_api_key":
+            if getattr(exc, "code", None) == "key_revoked":  # seen in Redis: remember it here too
                 self.auth.revoked(key.id)
             raise
         if decision is None:
@@ -191,7 +189,11 @@ class KeyService:
             period = period_id(key.budget_period, now)
             limit = to_nano(key.budget_usd)
             reservation, standing = await self.ledger.reserve(
-                key.id, period, to_nano(estimate, up=True), limit
+                key.id,
+                period,
+                to_nano(estimate, up=True),
+                limit,
+                lambda: self._seed(key.id, key.budget_period),
             )
             if not standing.allowed:
                 await self._release_tokens(ctx, key)
