@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,11 @@ import pytest
 import yaml
 
 from classifier.data import read_jsonl
-from classifier.fromlogs import difficulty_scores
+from classifier.fromlogs import difficulty_scores, load_examples, split
 from classifier.model import SHIPPED_ARTIFACT, load_model
-from router.log.store import upgrade
+from router.feedback.schema import feedback, outcomes
+from router.log.schema import requests
+from router.log.store import make_engine, upgrade
 from router.sim.config import sim_config
 from router.sim.faults import FaultRule
 from tests.conftest import GatewayFactory, Sim, deep_merge
@@ -176,3 +179,44 @@ def test_bad_options(args: list[str], message: str, sim: Sim, tmp_path: Path) ->
     config.write_text(yaml.safe_dump(deep_merge(sim_config(sim.url, db), policy(SHIPPED_ARTIFACT))))
     result = tiergate("--config", str(config), *args)
     assert result.returncode == 2 and message in result.stderr, result.stderr
+
+
+def test_feedback_labels_and_grouped_split(tmp_path: Path) -> None:
+    """Feedback on the served model is its score; the reference's is assumed 1.0 where nothing rated it; the
+    held-out slice never shares a prompt with the training side, however often the prompt was sent."""
+    db = f"sqlite:///{tmp_path / 'logs.db'}"
+    upgrade(db)
+    engine = make_engine(db)
+    now = datetime.now(UTC)
+    with engine.begin() as connection:
+        for i in range(12):
+            digest = f"hash-{i % 6}"  # six prompts, each sent twice
+            text = json.dumps([{"role": "user", "content": f"prompt {i % 6}"}])
+            connection.execute(
+                requests.insert().values(
+                    id=f"r{i}",
+                    created_at=now,
+                    status="ok",
+                    http_status=200,
+                    model="deepseek-v3",
+                    prompt_hash=digest,
+                    prompt_text=text,
+                )
+            )
+            connection.execute(
+                feedback.insert().values(
+                    request_id=f"r{i}", source="user", score=float(i % 2), created_at=now, updated_at=now
+                )
+            )
+        connection.execute(
+            outcomes.insert().values(
+                prompt_hash="hash-0", model="gpt-4o", score=0.5, source="shadow-reference", created_at=now
+            )
+        )
+    examples, stats = load_examples(engine, "gpt-4o", None)
+    assert stats.requests == 12 and stats.prompts == 6 and stats.strong_assumed == 5
+    by_group = {e.group: e for e in examples}
+    assert by_group["hash-0"].prompt == "prompt 0" and by_group["hash-0"].strong == 0.5
+    assert by_group["hash-1"].strong == 1.0 and by_group["hash-1"].weak == 1.0  # i = 1 and 7: both rated 1
+    train, held = split(examples, 0.5)
+    assert held and train and not {e.group for e in train} & {e.group for e in held}
