@@ -282,14 +282,15 @@ def train_from_logs(
     known = rd.model_names(base)
     if current.metadata.get("strong_model") in known and current.metadata.get("weak_model") in known:
         strong, weak = current.metadata["strong_model"], current.metadata["weak_model"]
-    base_weight = sum(1 for r in base if strong in r.scores and weak in r.scores) or len(base)
-    repeat = max(1, round(log_share / max(1e-9, 1 - log_share) * base_weight / len(train)))
+    # Every base row weighs 1 in the difficulty fit (train.SEED_WEIGHT is 1 too).
+    repeat = max(1, round(log_share / (1 - log_share) * len(base) / len(train)))
+    share = repeat * len(train) / (repeat * len(train) + len(base))
     lines.append(
         f"base data: {len(base)} of {len(base_all)} rows from {', '.join(p.name for p in base_paths)}"
         + (" (seeded subsample, to bound training time)" if len(base) < len(base_all) else "")
     )
     lines.append(
-        f"training on {len(train)} log prompts (each repeated {repeat}x, ~{log_share:.0%} of the weight) as "
+        f"training on {len(train)} log prompts (each repeated {repeat}x: {share:.0%} of the weight) as "
         f"{weak} (weak) vs {strong} (strong); {len(held)} prompts held out"
     )
     with tempfile.TemporaryDirectory(prefix="tiergate-fromlogs-") as tmp:
