@@ -236,7 +236,9 @@ class _Walk:
             if not windows or min(windows) - now > retry.max_retry_after_s:
                 return False
             soonest = min(windows)
-            pause = max(pause, soonest - now)
+            # A few ms past the window: uvloop's timers have millisecond granularity and may fire a little
+            # early, which would find the deployment still held back and end the request.
+            pause = max(pause, soonest - now + 0.005)
             ready = [e for e in self.again if book.get(e[1].key).available_at(now) <= now + pause]
         if now + pause >= self.deadline:
             return False
