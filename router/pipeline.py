@@ -24,12 +24,12 @@ from pricing.cost import request_cost
 from router.catalog import Model
 from router.controls import parse_controls
 from router.dispatch import Attempt, Completed, OpenStream, sent_count
-from router.errors import AllProvidersFailed, GatewayError, InvalidRequest, UpstreamError
+from router.errors import AllProvidersFailed, GatewayError, UpstreamError
 from router.gateway import Gateway, Route
 from router.providers.base import Call, Usage
 from router.tokens import estimate_prompt_tokens
 from router.wire.chat import ChatRequest
-from router.wire.json import decode_json_object
+from router.wire.json import convert_body, decode_json_object
 
 _encoder = msgspec.json.Encoder()
 
@@ -42,12 +42,7 @@ def parse_chat_body(raw: bytes) -> tuple[dict[str, Any], ChatRequest]:
 
 
 def validate_chat_body(body: dict[str, Any]) -> ChatRequest:
-    try:
-        return msgspec.convert(body, ChatRequest)
-    except msgspec.ValidationError as exc:
-        text = str(exc)
-        param = text.rsplit("at `$.", 1)[1].rstrip("`") if "at `$." in text else None
-        raise InvalidRequest(f"invalid request: {text}", param=param) from None
+    return convert_body(body, ChatRequest)
 
 
 @dataclass(slots=True)

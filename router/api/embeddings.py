@@ -23,8 +23,8 @@ from router.pipeline import Pipeline, RequestContext, route_headers
 from router.providers.base import Call, Usage
 from router.providers.embeddings import EMBEDDING_ADAPTERS, EmbeddingsCodec
 from router.tokens import estimate_text_tokens
+from router.wire.json import decode_body
 
-_decode_any = msgspec.json.Decoder()
 _codec = EmbeddingsCodec()
 
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
@@ -46,18 +46,7 @@ class EmbeddingsRequest(msgspec.Struct):
 
 
 def parse(raw: bytes) -> tuple[dict[str, object], EmbeddingsRequest]:
-    try:
-        body = _decode_any.decode(raw)
-    except msgspec.DecodeError as exc:
-        raise InvalidRequest(f"request body is not valid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise InvalidRequest("request body must be a JSON object")
-    try:
-        request = msgspec.convert(body, EmbeddingsRequest)
-    except msgspec.ValidationError as exc:
-        text = str(exc)
-        param = text.rsplit("at `$.", 1)[1].rstrip("`") if "at `$." in text else None
-        raise InvalidRequest(f"invalid request: {text}", param=param) from None
+    body, request = decode_body(raw, EmbeddingsRequest)
     if isinstance(request.input, list) and len({type(item) for item in request.input}) > 1:
         raise InvalidRequest("`input` must not mix strings, token ids and token lists", param="input")
     return body, request

@@ -29,8 +29,7 @@ from router.errors import InvalidRequest
 from router.providers.base import Usage
 from router.providers.cache_control import CACHE_MARK, FIELD, with_mark
 from router.wire.anthropic import MessagesRequest
-
-_decode_any = msgspec.json.Decoder()
+from router.wire.json import decode_body
 
 STOP_REASONS = {
     "stop": "end_turn",
@@ -45,18 +44,7 @@ def new_message_id() -> str:
 
 
 def parse_messages_body(raw: bytes) -> tuple[dict[str, Any], MessagesRequest]:
-    try:
-        body = _decode_any.decode(raw)
-    except msgspec.DecodeError as exc:
-        raise InvalidRequest(f"request body is not valid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise InvalidRequest("request body must be a JSON object")
-    try:
-        request = msgspec.convert(body, MessagesRequest)
-    except msgspec.ValidationError as exc:
-        text = str(exc)
-        param = text.rsplit("at `$.", 1)[1].rstrip("`") if "at `$." in text else None
-        raise InvalidRequest(f"invalid request: {text}", param=param) from None
+    body, request = decode_body(raw, MessagesRequest)
     return body, request
 
 

@@ -27,7 +27,7 @@ import msgspec
 
 from router.errors import InvalidRequest
 from router.providers.base import Usage
-from router.wire.json import decode_json_object
+from router.wire.json import decode_body
 from router.wire.responses import (
     CustomToolCallItem,
     FunctionCallItem,
@@ -49,13 +49,7 @@ def new_id(prefix: str) -> str:
 
 
 def parse_responses_body(raw: bytes) -> ResponsesRequest:
-    body = decode_json_object(raw)
-    try:
-        request = msgspec.convert(body, ResponsesRequest)
-    except msgspec.ValidationError as exc:
-        text = str(exc)
-        param = text.rsplit("at `$.", 1)[1].rstrip("`") if "at `$." in text else None
-        raise InvalidRequest(f"invalid request: {text}", param=param) from None
+    _, request = decode_body(raw, ResponsesRequest)
     for name in ("background", "conversation", "prompt"):
         if getattr(request, name):
             raise InvalidRequest(f"`{name}` is not supported by this gateway", param=name)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
 from router.errors import InvalidRequest
 
 _decoder = msgspec.json.Decoder()
+T = TypeVar("T")
 
 
 def decode_json_object(raw: bytes) -> dict[str, Any]:
@@ -25,3 +26,19 @@ def decode_json_object(raw: bytes) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise InvalidRequest("request body must be a JSON object")
     return body
+
+
+def convert_body(body: dict[str, Any], struct: type[T]) -> T:
+    """Validate a decoded body into a wire struct; a failure is a 400 naming the field."""
+    try:
+        return msgspec.convert(body, struct)
+    except msgspec.ValidationError as exc:
+        text = str(exc)
+        param = text.rsplit("at `$.", 1)[1].rstrip("`") if "at `$." in text else None
+        raise InvalidRequest(f"invalid request: {text}", param=param) from None
+
+
+def decode_body(raw: bytes, struct: type[T]) -> tuple[dict[str, Any], T]:
+    """The raw JSON object (passed on as sent) and its validated view, for every ingress."""
+    body = decode_json_object(raw)
+    return body, convert_body(body, struct)
