@@ -7,6 +7,7 @@ and response objects cost ~23% of throughput here (README, "Performance").
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import AsyncIterator
 
 from router.api.asgi import Receive, Scope, Send, read_body, send_bytes, send_error
@@ -16,9 +17,17 @@ from router.errors import GatewayError, render_error
 from router.pipeline import Pipeline, RequestContext, Shortcut, parse_chat_body, route_headers
 
 
+def new_request_id() -> str:
+    """`req_`, 12 hex digits of Unix milliseconds, 20 random ones: unique and time-ordered. The order is for the
+    request log, whose primary key this is: random ids made every insert a walk to a random B-tree page, 40 us
+    of writer CPU a row against 19 at the right edge in a 330k-row SQLite log, and the writer thread's page reads
+    took the GIL from the event loop (-20% req/s at c=64)."""
+    return f"req_{time.time_ns() // 1_000_000:012x}{os.urandom(10).hex()}"
+
+
 def request_context(scope: Scope, endpoint: str) -> RequestContext:
     headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-    request_id = headers.get("x-request-id") or f"req_{os.urandom(16).hex()}"
+    request_id = headers.get("x-request-id") or new_request_id()
     return RequestContext(request_id=request_id, endpoint=endpoint, headers=headers)
 
 
