@@ -11,12 +11,17 @@ the driver: about a third of the cost, the same rows in the table.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Insert, Table
 
 Processor = Callable[[Any], Any] | None
+# Rows converted between two pauses of the writer thread. Converting is Python code, so it holds the GIL: a whole
+# 200-row batch at once (~2 ms) made a request arriving meanwhile wait for it, and the writer set the gateway's
+# p99 at c=1 (4.2 ms median of 5 runs; 3.0 with this slicing, 1.4 with no log at all).
+SLICE = 16
 
 
 class BulkInsert:
@@ -52,7 +57,10 @@ class BulkInsert:
         return values
 
     def execute(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
-        params = [self._params(row) for row in rows]
+        params: list[Sequence[Any]] = []
+        for start in range(0, len(rows), SLICE):
+            params.extend(self._params(row) for row in rows[start : start + SLICE])
+            time.sleep(0)  # releases the GIL: a waiting event loop runs now, not at the next switch interval
         if self.positional:
             connection.exec_driver_sql(self.sql, [tuple(p) for p in params])
         else:
