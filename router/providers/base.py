@@ -115,6 +115,10 @@ def gateway_status_for(upstream_status: int) -> int:
     """What the client sees for an upstream error status."""
     if upstream_status == 429:
         return 429
+    if upstream_status in (503, 529):
+        # "Unavailable, come back later" is true of the gateway too when every adequate model says so: clients
+        # and their SDKs treat 503 + Retry-After as a pause, 502 as a fault (reliability scenario 2).
+        return 503
     if upstream_status >= 500 or upstream_status in (401, 403):
         # The provider's auth failing is our configuration's fault, not the client's.
         return 502

@@ -1,6 +1,6 @@
 """The same upstream faults on every provider kind, seen through the official `openai` SDK.
 
-429 keeps its Retry-After; an overloaded provider is retried, then reported (Anthropic's 529 as 503, other
+429 keeps its Retry-After; an overloaded provider is retried, then reported (503 and Anthropic's 529 as 503, other
 5xx as 502); 400 is the client's and is not retried; 401 is ours (502, in tiergate's words, no key echoed);
 a connection dropped mid-stream ends the stream with an error event.
 """
@@ -19,9 +19,9 @@ from tests.openapi_schema import validate
 
 # model -> (sim provider, its overloaded status, what the client then sees)
 PROVIDERS = {
-    "gpt-4o": ("openai", 503, 502),
+    "gpt-4o": ("openai", 503, 503),
     "claude-sonnet-4": ("anthropic", 529, 503),
-    "gemini-2.5-flash": ("gemini", 503, 502),
+    "gemini-2.5-flash": ("gemini", 503, 503),
 }
 CANARY = "sk-canary-5e4d3c2b1a"
 HI = [{"role": "user", "content": "hello there"}]
