@@ -27,7 +27,7 @@ def embed_cached(
 ) -> embed.FloatArray:
     """Embeddings of `texts` (rows in order), computing only those not cached yet."""
     precision = "int8" if backend == "onnx-int8" else "fp32"  # torch and onnx fp32 agree to 1e-6
-    name = f"{embed._model_fingerprint()}-{precision}-{TEXT_VERSION}-{embed.MAX_TOKENS}.npz"
+    name = f"{embed.encoder_id()}-{precision}-{TEXT_VERSION}-{embed.MAX_TOKENS}.npz"
     path = embed.cache_dir() / "embeddings" / name
     known: dict[str, np.ndarray] = {}
     if use_cache and path.is_file():

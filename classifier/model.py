@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from classifier import embed
 from classifier.difficulty import Difficulty
 from classifier.embed import EMBEDDING_DIM, MODEL_NAME
 from classifier.features import FEATURE_VERSION, NAMES
@@ -116,6 +117,7 @@ def compatibility() -> dict[str, Any]:
         "format": ARTIFACT_FORMAT,
         "embedding_model": MODEL_NAME,
         "embedding_dim": EMBEDDING_DIM,
+        "encoder_layers": embed.ENCODER_LAYERS,
         "text_version": TEXT_VERSION,
         "feature_version": FEATURE_VERSION,
         "features": list(NAMES),

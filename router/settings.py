@@ -147,8 +147,8 @@ class ClassifierConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     enabled: bool = True
     path: str | None = None
     # ONNX, not torch: ready in ~2 s at ~210 MB RSS against ~38 s and ~520 MB with torch imported (README,
-    # "Performance"). int8 over fp32: 4.0 ms against 9.9 ms p50 for a 20-token decision and 10.2 against
-    # 21.4 ms for 256 tokens on an idle machine, with the same held-out APGR (benchmarks/classifier.py).
+    # "Performance"). int8 over fp32: 2.1 ms against 5.7 ms p50 for a 20-token decision and 6.8 against
+    # 14.5 ms for 256 tokens on a quiet machine, with the same held-out APGR (classifier/README.md).
     backend: str = "onnx-int8"
 
 

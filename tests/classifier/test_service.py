@@ -111,17 +111,29 @@ def test_garbage_artifact_is_refused(tmp_path: Path) -> None:
         load_model(path)
 
 
-def test_incompatible_artifact_names_the_mismatch(tmp_path: Path) -> None:
+def _shipped_with(tmp_path: Path, key: str, value: object) -> Path:
     with np.load(SHIPPED_ARTIFACT, allow_pickle=False) as npz:
         arrays = {k: npz[k] for k in npz.files}
     meta = json.loads(str(arrays["metadata"]))
-    meta["feature_version"] = "features-v0"
+    meta[key] = value
     arrays["metadata"] = np.array(json.dumps(meta))
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     path = tmp_path / "old.npz"
     path.write_bytes(buffer.getvalue())
+    return path
+
+
+def test_incompatible_artifact_names_the_mismatch(tmp_path: Path) -> None:
+    path = _shipped_with(tmp_path, "feature_version", "features-v0")
     with pytest.raises(ArtifactError, match=r"incompatible.*feature_version: artifact has 'features-v0'"):
+        load_model(path)
+
+
+def test_artifact_trained_on_other_encoder_layers_is_refused(tmp_path: Path) -> None:
+    # Vectors from six layers are not the vectors the serving encoder makes: refuse, never score with them.
+    path = _shipped_with(tmp_path, "encoder_layers", 6)
+    with pytest.raises(ArtifactError, match=r"encoder_layers: artifact has 6, code needs 4"):
         load_model(path)
 
 
