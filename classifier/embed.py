@@ -17,6 +17,7 @@ is cheap.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import threading
 from pathlib import Path
@@ -40,6 +41,8 @@ MAX_TOKENS = 128
 ENCODER_LAYERS = 4
 
 FloatArray = npt.NDArray[np.float32]
+
+log = logging.getLogger("tiergate.classifier")
 
 
 class EmbedderUnavailable(RuntimeError):
@@ -175,6 +178,11 @@ def onnx_path(quantized: bool) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     fp32 = folder / "model.onnx"
     if not fp32.is_file():
+        # Once per machine (and per layer count): ~10 s and a torch import, so this start is slower and larger
+        # than the next ones.
+        log.warning(
+            "building the ONNX export of the embedding model in %s (first use on this machine)", folder
+        )
         _export_onnx(fp32)
     if not quantized:
         return fp32
