@@ -110,8 +110,11 @@ class LogWriter:
     async def _run(self) -> None:
         backoff = 0.1
         while not self._closing:
+            # asyncio.timeout, not wait_for: wait_for wraps the wait in a task of its own, so the process's task
+            # count flickered with the writer's state and a leak check could not tell growth from that.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._config.flush_interval_s)
+                async with asyncio.timeout(self._config.flush_interval_s):
+                    await self._wake.wait()
             self._wake.clear()
             while self._buffer and not self._closing:
                 if await self._flush_once():
