@@ -13,6 +13,7 @@ from tests.reliability.routing import SIMPLE_BODY, attempts_by_request, ready, t
 RATE = 50
 SECONDS = 60  # the duration
 MAX_ATTEMPTS = 4
+POOL_SLACK = 10
 
 
 def test_30_percent_500s_are_invisible(make_gateway: GatewayFactory, sim: Sim) -> None:
@@ -51,7 +52,10 @@ def test_30_percent_500s_are_invisible(make_gateway: GatewayFactory, sim: Sim) -
     )
     assert mean <= 1.35
     assert max(per_request.values()) <= MAX_ATTEMPTS
-    # No growth: at the end no more tasks than before the run, no more descriptors than the first half
-    # already needed (the upstream pool keeps idle keep-alive connections; that is not growth).
+    # No growth: at the end no more tasks than before the run, and no more descriptors than the first half
+    # already needed, give or take POOL_SLACK. The upstream pool keeps idle keep-alive connections and grows a
+    # few when a latency spike raises concurrency (the in-process sim holds the other end of each, so two
+    # descriptors a connection): CI, with other tests beside it, saw +2 over the first half's peak. A leak is
+    # another order: one descriptor per 1% of the 3,000 requests would already be +30.
     assert after["asyncio_tasks"] <= before["asyncio_tasks"]
-    assert after["open_fds"] <= peak
+    assert after["open_fds"] <= peak + POOL_SLACK
