@@ -26,6 +26,7 @@ from router.controls import parse_controls
 from router.dispatch import Attempt, Completed, OpenStream, sent_count
 from router.errors import AllProvidersFailed, GatewayError, UpstreamError
 from router.gateway import Gateway, Route
+from router.log.writer import UNCHECKED_ID
 from router.providers.base import Call, Usage
 from router.tokens import estimate_prompt_tokens
 from router.wire.chat import ChatRequest
@@ -82,6 +83,8 @@ class RequestContext:
     finished: bool = False
     # client headers passed on to the provider (e.g. anthropic-beta); adapters keep what their dialect knows
     upstream_headers: dict[str, str] = field(default_factory=dict)
+    # the id came from the client's x-request-id: it may repeat, so the log writer checks it (router/log/writer.py)
+    id_from_client: bool = False
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -290,4 +293,5 @@ class Pipeline:
             "classifier_version": self.gateway.scorer.version if self.gateway.scorer else None,
             "prompt_text": encoded.decode() if store_text and encoded else None,
             "completion_text": outcome.completion_text if store_text else None,
+            UNCHECKED_ID: ctx.id_from_client,
         }

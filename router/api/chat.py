@@ -27,8 +27,10 @@ def new_request_id() -> str:
 
 def request_context(scope: Scope, endpoint: str) -> RequestContext:
     headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-    request_id = headers.get("x-request-id") or new_request_id()
-    return RequestContext(request_id=request_id, endpoint=endpoint, headers=headers)
+    given = headers.get("x-request-id")
+    return RequestContext(
+        request_id=given or new_request_id(), endpoint=endpoint, headers=headers, id_from_client=bool(given)
+    )
 
 
 async def openai_frames(pipeline: Pipeline, ctx: RequestContext, opened: OpenStream) -> AsyncIterator[bytes]:

@@ -13,13 +13,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, Insert, Table
+from sqlalchemy import Connection, Engine, Insert, Table, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -27,6 +28,12 @@ from router.log.bulk import BulkInsert
 from router.settings import LogConfig
 
 log = logging.getLogger("tiergate.log")
+
+# A row key (not a column) set on rows whose id the client chose (x-request-id). Inserts skip ids already in the
+# table, which makes a retried batch harmless; a client that sends the same x-request-id twice would lose its
+# second row that way, so before such a row's first insert the writer looks for its id and, when taken, stores the
+# row as "<id>~<8 hex>". Gateway-made ids (time-ordered, 80 random bits) are never checked.
+UNCHECKED_ID = "_unchecked_id"
 
 
 @dataclass
@@ -81,7 +88,24 @@ class LogWriter:
 
     def _write(self, rows: list[dict[str, Any]]) -> None:
         with self._engine.begin() as connection:
+            self._rename_repeated_ids(connection, rows)
             self._bulk.execute(connection, rows)
+
+    def _rename_repeated_ids(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
+        unchecked = [row for row in rows if row.get(UNCHECKED_ID)]
+        if not unchecked:
+            return
+        ids = self._table.c.id
+        taken = set(
+            connection.execute(select(ids).where(ids.in_([row["id"] for row in unchecked]))).scalars()
+        )
+        for row in rows:
+            if row.get(UNCHECKED_ID) and row["id"] in taken:
+                row["id"] = f"{row['id']}~{os.urandom(4).hex()}"
+            # Renamed in place and marked checked: a retry of this batch (after an ambiguous failure) inserts the
+            # same ids, so the insert's duplicate skip still applies to it.
+            row[UNCHECKED_ID] = False
+            taken.add(row["id"])
 
     async def _flush_once(self) -> bool:
         """Write one batch; True when the buffer was written (or empty)."""

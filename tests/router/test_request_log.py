@@ -79,6 +79,33 @@ def test_rows_on_postgres(make_gateway: GatewayFactory, postgres_url: str) -> No
     _check_rows(gateway.engine)
 
 
+def _repeat_client_id(gateway: Gateway) -> None:
+    client = gateway.client()
+    for word in ("first", "second", "third"):  # the third lands in a later batch: checked against the table
+        client.chat.completions.create(
+            model="gpt-4o",
+            messages=[{"role": "user", "content": word}],
+            extra_headers={"x-request-id": "r-twice"},
+        )
+        if word == "second":
+            wait_rows(gateway.engine, 2)
+    rows = wait_rows(gateway.engine, 3)
+    ids = sorted(str(r["id"]) for r in rows)
+    assert len(rows) == 3 and ids[0] == "r-twice", ids
+    assert all(i.startswith("r-twice~") and len(i) == len("r-twice~") + 8 for i in ids[1:]), ids
+    assert len(set(ids)) == 3
+
+
+def test_repeated_client_request_id_keeps_every_row(gateway: Gateway) -> None:
+    _repeat_client_id(gateway)
+
+
+def test_repeated_client_request_id_keeps_every_row_on_postgres(
+    make_gateway: GatewayFactory, postgres_url: str
+) -> None:
+    _repeat_client_id(make_gateway(database_url=postgres_url))
+
+
 def test_failed_request_is_logged_with_attempts(gateway: Gateway, sim: Sim) -> None:
     sim.app.ctx.faults.add(FaultRule(provider="openai", status=400))
     httpx.post(
