@@ -10,14 +10,12 @@ with the same HTTP status and headers (Retry-After) the chat endpoint would send
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import msgspec
 from litestar import Litestar, asgi
 
 from router.api.asgi import Receive, Scope, Send, read_body, send_bytes
 from router.api.chat import request_context
-from router.api.streaming import deliver, open_source
+from router.api.streaming import deliver, open_source, translated
 from router.errors import GatewayError, InvalidRequest, render_error
 from router.gateway import Gateway
 from router.messages.convert import (
@@ -29,6 +27,7 @@ from router.messages.convert import (
 )
 from router.messages.events import MessageEvents, error_event
 from router.pipeline import Pipeline, RequestContext, Shortcut, route_headers, validate_chat_body
+from router.providers.base import Usage
 from router.tokens import estimate_prompt_tokens, estimate_text_tokens
 
 _encode = msgspec.json.Encoder().encode
@@ -112,34 +111,18 @@ class MessagesHandler:
     ) -> None:
         pipeline = self.pipeline
         stream = await open_source(pipeline, ctx, shortcut)
-        model, source, opened = stream.model, stream.frames, stream.opened
+        model = stream.model
         events = MessageEvents(message_id, model.name)
 
-        async def frames() -> AsyncIterator[bytes]:
-            for frame in events.start():
-                yield frame
-            try:
-                async for chunk in source:
-                    for frame in events.feed(chunk):
-                        yield frame
-            finally:
-                if opened is not None:
-                    opened.close()
-            if opened is not None:
-                pipeline.stream_ended(ctx, opened)
-                if opened.error is not None:
-                    # The first byte is out: no silent switch to another model. Tell the client and stop.
-                    pipeline.fail(ctx, opened.error)
-                    ctx.outcome.http_status = 200
-                    if not events.failed:
-                        yield error_event(error_type(opened.error.status), opened.error.message)
-                    return
-            if not events.failed:
-                for frame in events.finish(ctx.outcome.usage or events.usage):
-                    yield frame
+        def on_break(error: GatewayError, _: Usage | None) -> list[bytes]:
+            return [] if events.failed else [error_event(error_type(error.status), error.message)]
+
+        async def on_end(usage: Usage | None) -> list[bytes]:
+            return [] if events.failed else list(events.finish(usage))
 
         headers = [*base, *ctx.response_headers, *route_headers(ctx.route, model, None)]
-        await deliver(pipeline, ctx, receive, send, headers, frames(), stream)
+        frames = translated(pipeline, ctx, stream, events, on_break, on_end)
+        await deliver(pipeline, ctx, receive, send, headers, frames, stream)
 
 
 @asgi("/v1/messages", copy_scope=False)

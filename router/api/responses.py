@@ -11,7 +11,7 @@ mid-stream ends the stream with `response.failed`.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
@@ -19,10 +19,11 @@ from litestar import Litestar, Request, Response, asgi, delete, get
 
 from router.api.asgi import Receive, Scope, Send, read_body, send_bytes, send_error
 from router.api.chat import request_context
-from router.api.streaming import deliver, open_source
+from router.api.streaming import deliver, open_source, translated
 from router.errors import GatewayError, InvalidRequest
 from router.gateway import Gateway
 from router.pipeline import Pipeline, RequestContext, route_headers, validate_chat_body
+from router.providers.base import Usage
 from router.responses.convert import (
     Conversion,
     assistant_message,
@@ -119,36 +120,20 @@ class ResponsesHandler:
     ) -> None:
         pipeline = self.pipeline
         stream = await open_source(pipeline, ctx, shortcut)
-        model, source, opened = stream.model, stream.frames, stream.opened
+        model = stream.model
         events = ResponseEvents(shell(request, response_id, model.name), custom_names(request))
 
-        async def frames() -> AsyncIterator[bytes]:
-            for frame in events.start():
-                yield frame
-            try:
-                async for chunk in source:
-                    for frame in events.feed(chunk):
-                        yield frame
-            finally:
-                if opened is not None:
-                    opened.close()
-            if opened is not None:
-                pipeline.stream_ended(ctx, opened)
-            usage = ctx.outcome.usage or events.usage
-            if opened is not None and opened.error is not None:
-                pipeline.fail(ctx, opened.error)
-                ctx.outcome.http_status = 200
-                ctx.outcome.broke_at = events.sequence
-                for frame in events.fail(opened.error.message, usage):
-                    yield frame
-                return
+        def on_break(error: GatewayError, usage: Usage | None) -> list[bytes]:
+            return events.fail(error.message, usage)
+
+        async def on_end(usage: Usage | None) -> list[bytes]:
             closing = events.finish(usage)
             await self._keep(ctx, request, conversion, events.response)
-            for frame in closing:
-                yield frame
+            return closing
 
         headers = [*base, *ctx.response_headers, *route_headers(ctx.route, model, None)]
-        await deliver(pipeline, ctx, receive, send, headers, frames(), stream)
+        frames = translated(pipeline, ctx, stream, events, on_break, on_end)
+        await deliver(pipeline, ctx, receive, send, headers, frames, stream)
 
 
 def _key_id(ctx: RequestContext) -> str | None:

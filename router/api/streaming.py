@@ -10,13 +10,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 from router.api.asgi import Receive, Send, encode_headers
 from router.catalog import Model
 from router.dispatch import OpenStream
+from router.errors import GatewayError
 from router.pipeline import Pipeline, RequestContext, Shortcut
+from router.providers.base import Usage
 
 
 async def send_sse(
@@ -126,3 +129,50 @@ async def deliver(
         ctx.outcome.status, ctx.outcome.http_status = "cancelled", 499
         if source.opened is not None and ctx.outcome.usage is None:
             pipeline.stream_ended(ctx, source.opened)
+
+
+class EventTranslator(Protocol):
+    """Turns OpenAI stream frames into another API's events (Anthropic messages, OpenAI responses)."""
+
+    usage: Usage | None
+
+    def start(self) -> Iterable[bytes]: ...
+
+    def feed(self, frame: bytes) -> Iterable[bytes]: ...
+
+
+async def translated(
+    pipeline: Pipeline,
+    ctx: RequestContext,
+    source: StreamSource,
+    events: EventTranslator,
+    on_break: Callable[[GatewayError, Usage | None], Iterable[bytes]],
+    on_end: Callable[[Usage | None], Awaitable[Iterable[bytes]]],
+) -> AsyncIterator[bytes]:
+    """The translated stream, and its accounting: usage when the upstream ends, and an upstream break after the
+    first byte logged as an error with the number of upstream frames that got through (`on_break` says it in
+    the API's own words; no silent switch to another model once bytes are out)."""
+    for event in events.start():
+        yield event
+    frames = 0
+    opened = source.opened
+    try:
+        async for frame in source.frames:
+            frames += 1
+            for event in events.feed(frame):
+                yield event
+    finally:
+        if opened is not None:
+            opened.close()
+    if opened is not None:
+        pipeline.stream_ended(ctx, opened)
+    usage = ctx.outcome.usage or events.usage
+    if opened is not None and opened.error is not None:
+        pipeline.fail(ctx, opened.error)
+        ctx.outcome.http_status = 200
+        ctx.outcome.broke_at = frames
+        for event in on_break(opened.error, usage):
+            yield event
+        return
+    for event in await on_end(usage):
+        yield event

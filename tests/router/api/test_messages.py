@@ -257,6 +257,14 @@ def test_mid_stream_break_is_an_error_event(gateway: Gateway, sim: Sim) -> None:
     ):
         for _ in stream:
             pass
+    # Logged as an error with the number of upstream frames that got through (the sim resets after 4).
+    deadline = time.monotonic() + 10
+    broken: list[Any] = []
+    while not broken and time.monotonic() < deadline:
+        with gateway.engine.connect() as connection:
+            broken = list(connection.execute(select(requests).where(requests.c.endpoint == "messages")))
+        time.sleep(0.05)
+    assert len(broken) == 1 and broken[0].status == "error" and broken[0].stream_broke_at == 4
 
 
 LONG_SYSTEM = "You are the support assistant for a gateway that routes requests between models. " * 80

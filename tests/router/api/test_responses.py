@@ -204,6 +204,16 @@ def test_stream_break_ends_with_response_failed(gateway: Gateway, sim: Sim) -> N
     assert events[-1]["type"] == "response.failed"
     failed = events[-1]["response"]
     assert failed["status"] == "failed" and failed["error"]["code"] == "server_error"
+    # Logged as an error with the number of upstream frames that got through (the sim errs after 4).
+    deadline = time.monotonic() + 10
+    broken: list[Any] = []
+    while not broken and time.monotonic() < deadline:
+        with gateway.engine.connect() as connection:
+            broken = list(
+                connection.execute(select(requests_table).where(requests_table.c.endpoint == "responses"))
+            )
+        time.sleep(0.05)
+    assert len(broken) == 1 and broken[0].status == "error" and broken[0].stream_broke_at == 4
 
 
 def test_logged_as_responses(gateway: Gateway) -> None:
