@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from types import TracebackType
 from typing import Any
 
 from router.errors import GatewayError, PayloadTooLarge, render_error
+from router.pipeline import Pipeline, RequestContext, route_headers
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -58,3 +60,44 @@ async def send_bytes(
 async def send_error(send: Send, error: GatewayError, headers: list[tuple[str, str]]) -> None:
     status, extra, body = render_error(error)
     await send_bytes(send, status, body, [*headers, *extra.items()])
+
+
+ErrorSender = Callable[[Send, GatewayError, list[tuple[str, str]]], Awaitable[None]]
+
+
+class Exchange:
+    """The end of every ingress request, whatever happened: a GatewayError becomes the endpoint's own error
+    response, a client that went away is logged as cancelled (499), and the request is always finished (finish
+    hooks, one log row). `async with Exchange(...):` around the handler's work."""
+
+    __slots__ = ("base", "ctx", "pipeline", "send", "send_error")
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        ctx: RequestContext,
+        send: Send,
+        base: list[tuple[str, str]],
+        send_error: ErrorSender = send_error,
+    ) -> None:
+        self.pipeline, self.ctx, self.send, self.base, self.send_error = pipeline, ctx, send, base, send_error
+
+    async def __aenter__(self) -> Exchange:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> bool:
+        ctx = self.ctx
+        try:
+            if isinstance(error, GatewayError):
+                self.pipeline.fail(ctx, error)
+                headers = [*self.base, *ctx.response_headers, *route_headers(ctx.route, None, None)]
+                await self.send_error(self.send, error, headers)
+                return True
+            if isinstance(error, ConnectionResetError):
+                ctx.outcome.status, ctx.outcome.http_status = "cancelled", 499
+                return True
+            return False
+        finally:
+            await self.pipeline.finish(ctx)

@@ -10,10 +10,10 @@ import os
 import time
 from collections.abc import AsyncIterator
 
-from router.api.asgi import Receive, Scope, Send, read_body, send_bytes, send_error
+from router.api.asgi import Exchange, Receive, Scope, Send, read_body, send_bytes
 from router.api.streaming import send_sse
 from router.dispatch import OpenStream
-from router.errors import GatewayError, render_error
+from router.errors import render_error
 from router.pipeline import Pipeline, RequestContext, Shortcut, parse_chat_body, route_headers
 
 
@@ -76,7 +76,7 @@ class ChatHandler:
         pipeline = self.pipeline
         ctx = request_context(scope, "chat")
         base = [("x-request-id", ctx.request_id)]
-        try:
+        async with Exchange(pipeline, ctx, send, base):
             await pipeline.authenticate(ctx)
             ctx.body, ctx.request = parse_chat_body(await read_body(scope, receive, self.limit))
             shortcut = await pipeline.prepare(ctx)
@@ -97,15 +97,6 @@ class ChatHandler:
                     *route_headers(ctx.route, completed.model, ctx.outcome.cost),
                 ]
                 await send_bytes(send, 200, completed.decoded.body, headers)
-        except GatewayError as error:
-            pipeline.fail(ctx, error)
-            await send_error(
-                send, error, [*base, *ctx.response_headers, *route_headers(ctx.route, None, None)]
-            )
-        except ConnectionResetError:
-            ctx.outcome.status, ctx.outcome.http_status = "cancelled", 499
-        finally:
-            await pipeline.finish(ctx)
 
     async def _stream(
         self,

@@ -15,9 +15,9 @@ from typing import Annotated, Literal
 import msgspec
 from litestar import Litestar, asgi
 
-from router.api.asgi import Receive, Scope, Send, read_body, send_bytes, send_error
+from router.api.asgi import Exchange, Receive, Scope, Send, read_body, send_bytes, send_error
 from router.api.chat import request_context
-from router.errors import AllProvidersFailed, GatewayError, InvalidRequest, ModelNotFound
+from router.errors import AllProvidersFailed, InvalidRequest, ModelNotFound
 from router.gateway import Gateway, Route
 from router.pipeline import Pipeline, RequestContext, route_headers
 from router.providers.base import Call, Usage
@@ -75,7 +75,7 @@ class EmbeddingsHandler:
         pipeline = self.pipeline
         ctx = request_context(scope, "embeddings")
         base = [("x-request-id", ctx.request_id)]
-        try:
+        async with Exchange(pipeline, ctx, send, base):
             await pipeline.authenticate(ctx)
             ctx.body, request = parse(await read_body(scope, receive, self.limit))
             ctx.route = self._route(request.model)
@@ -86,15 +86,6 @@ class EmbeddingsHandler:
                 *route_headers(ctx.route, ctx.outcome.model, ctx.outcome.cost),
             ]
             await send_bytes(send, 200, body, headers)
-        except GatewayError as error:
-            pipeline.fail(ctx, error)
-            await send_error(
-                send, error, [*base, *ctx.response_headers, *route_headers(ctx.route, None, None)]
-            )
-        except ConnectionResetError:
-            ctx.outcome.status, ctx.outcome.http_status = "cancelled", 499
-        finally:
-            await pipeline.finish(ctx)
 
     async def _dispatch(self, ctx: RequestContext, request: EmbeddingsRequest) -> bytes:
         assert ctx.route is not None

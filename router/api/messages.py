@@ -13,7 +13,7 @@ from __future__ import annotations
 import msgspec
 from litestar import Litestar, asgi
 
-from router.api.asgi import Receive, Scope, Send, read_body, send_bytes
+from router.api.asgi import Exchange, Receive, Scope, Send, read_body, send_bytes
 from router.api.chat import request_context
 from router.api.streaming import deliver, open_source, translated
 from router.errors import GatewayError, InvalidRequest, render_error
@@ -67,7 +67,7 @@ class MessagesHandler:
         pipeline = self.pipeline
         ctx = request_context(scope, "messages")
         base = [("x-request-id", ctx.request_id), ("request-id", ctx.request_id)]
-        try:
+        async with Exchange(pipeline, ctx, send, base, send_anthropic_error):
             await pipeline.authenticate(ctx)
             raw, _ = parse_messages_body(await read_body(scope, receive, self.limit))
             # Claude Code's betas and API version reach Anthropic upstreams (other dialects drop them).
@@ -91,14 +91,6 @@ class MessagesHandler:
             if shortcut is not None:
                 headers.append(("x-tiergate-cache", "hit"))
             await send_bytes(send, 200, _encode(message), headers)
-        except GatewayError as error:
-            pipeline.fail(ctx, error)
-            headers = [*base, *ctx.response_headers, *route_headers(ctx.route, None, None)]
-            await send_anthropic_error(send, error, headers)
-        except ConnectionResetError:
-            ctx.outcome.status, ctx.outcome.http_status = "cancelled", 499
-        finally:
-            await pipeline.finish(ctx)
 
     async def _stream(
         self,

@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 from litestar import Litestar, Request, Response, asgi, delete, get
 
-from router.api.asgi import Receive, Scope, Send, read_body, send_bytes, send_error
+from router.api.asgi import Exchange, Receive, Scope, Send, read_body, send_bytes, send_error
 from router.api.chat import request_context
 from router.api.streaming import deliver, open_source, translated
 from router.errors import GatewayError, InvalidRequest
@@ -53,7 +53,7 @@ class ResponsesHandler:
         pipeline = self.pipeline
         ctx = request_context(scope, "responses")
         base = [("x-request-id", ctx.request_id)]
-        try:
+        async with Exchange(pipeline, ctx, send, base):
             await pipeline.authenticate(ctx)
             request = parse_responses_body(await read_body(scope, receive, self.limit))
             prior: list[dict[str, Any]] = []
@@ -82,15 +82,6 @@ class ResponsesHandler:
             if hit:
                 headers.append(("x-tiergate-cache", "hit"))
             await send_bytes(send, 200, _encode(response), headers)
-        except GatewayError as error:
-            pipeline.fail(ctx, error)
-            await send_error(
-                send, error, [*base, *ctx.response_headers, *route_headers(ctx.route, None, None)]
-            )
-        except ConnectionResetError:
-            ctx.outcome.status, ctx.outcome.http_status = "cancelled", 499
-        finally:
-            await pipeline.finish(ctx)
 
     async def _keep(
         self, ctx: RequestContext, request: ResponsesRequest, conversion: Conversion, response: ResponseObject
