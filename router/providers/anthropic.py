@@ -37,7 +37,7 @@ import msgspec
 
 from router.errors import UpstreamError
 from router.providers.anthropic_stream import JSON_TOOL, AnthropicStreamTranslator, finish_reason_of, usage_of
-from router.providers.base import Call, Decoded, forwarded_headers
+from router.providers.base import Call, Decoded, forwarded_headers, malformed
 from router.providers.cache_control import with_mark
 from router.providers.openai_compat import upstream_error_from
 from router.providers.openai_out import ToolCallOut, completion_body, usage_body
@@ -239,8 +239,8 @@ def map_anthropic_error(
 ) -> UpstreamError:
     error = upstream_error_from(status, headers, body, provider_name)
     if status == 529:
-        # Overloaded: worth another try and another provider; if every attempt fails the client sees 503.
-        error.status = 503  # type: ignore[misc]
+        # Overloaded: worth another try and another provider; if every attempt fails the client sees 503
+        # (gateway_status_for), named as Anthropic names it.
         error.code = "overloaded"
         error.error_type = "upstream_overloaded"
     return error
@@ -269,11 +269,7 @@ class AnthropicAdapter:
         try:
             message = _message_decoder.decode(body)
         except (msgspec.DecodeError, msgspec.ValidationError):
-            raise UpstreamError(
-                f"provider {provider_name!r} sent a malformed response",
-                provider=provider_name,
-                error_type="malformed_response",
-            ) from None
+            raise malformed(provider_name) from None
         return decode_message(message, call)
 
     def stream_translator(self, call: Call, provider_name: str) -> AnthropicStreamTranslator:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import msgspec
 
 from router.errors import UpstreamError
-from router.providers.base import Call, Usage
+from router.providers.base import Call, Usage, malformed
 from router.providers.openai_out import DONE_FRAME, ChunkWriter, error_frame, sse_data, sse_events, usage_body
 from router.providers.translate import response_schema
 from router.wire import anthropic as wire
@@ -93,11 +93,7 @@ class AnthropicStreamTranslator:
             try:
                 parsed = _event_decoder.decode(payload)
             except (msgspec.DecodeError, msgspec.ValidationError):
-                self.error = UpstreamError(
-                    f"provider {self._provider!r} sent a malformed stream event",
-                    provider=self._provider,
-                    error_type="malformed_stream",
-                )
+                self.error = malformed(self._provider, "stream event")
                 break
             frames.extend(self._event(parsed))
         return frames

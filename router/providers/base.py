@@ -107,6 +107,13 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
     return None
 
 
+def malformed(provider: str, what: str = "response") -> UpstreamError:
+    """The provider sent something that does not parse as its API's `what` ("response", "embeddings response",
+    "stream event"): not retryable as such, reported in tiergate's words."""
+    kind = "malformed_stream" if what == "stream event" else "malformed_response"
+    return UpstreamError(f"provider {provider!r} sent a malformed {what}", provider=provider, error_type=kind)
+
+
 def status_is_retryable(status: int) -> bool:
     return status in (408, 409, 429) or status >= 500
 

@@ -16,7 +16,7 @@ import msgspec
 
 from router.catalog import Deployment
 from router.errors import UpstreamError
-from router.providers.base import Call, Decoded, Usage
+from router.providers.base import Call, Decoded, Usage, malformed
 from router.providers.gemini_embeddings import GeminiEmbeddings
 from router.providers.openai_compat import upstream_error_from
 from router.settings import ProviderConfig
@@ -64,11 +64,7 @@ class OpenAIEmbeddings:
         try:
             parsed = _decoder.decode(body)
         except (msgspec.DecodeError, msgspec.ValidationError):
-            raise UpstreamError(
-                f"provider {provider_name!r} sent a malformed embeddings response",
-                provider=provider_name,
-                error_type="malformed_response",
-            ) from None
+            raise malformed(provider_name, "embeddings response") from None
         usage = Usage(prompt_tokens=parsed.usage.prompt_tokens) if parsed.usage is not None else None
         return Decoded(body=body, usage=usage)
 

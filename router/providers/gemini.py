@@ -34,7 +34,7 @@ from typing import Any
 import msgspec
 
 from router.errors import UpstreamError
-from router.providers.base import Call, Decoded, forwarded_headers
+from router.providers.base import Call, Decoded, forwarded_headers, malformed
 from router.providers.gemini_schema import checked
 from router.providers.gemini_stream import (
     NAME,
@@ -206,11 +206,7 @@ def encode_body(body: dict[str, Any]) -> dict[str, Any]:
 
 def decode_body(payload: Any, provider_name: str) -> Decoded:
     if not isinstance(payload, dict):
-        raise UpstreamError(
-            f"provider {provider_name!r} sent a malformed response",
-            provider=provider_name,
-            error_type="malformed_response",
-        )
+        raise malformed(provider_name)
     candidates = payload.get("candidates") or []
     if not candidates:
         blocked = blocked_error(payload.get("promptFeedback"))

@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 
 from router.errors import InvalidRequest, UpstreamError
-from router.providers.base import Call, Decoded, forwarded_headers
+from router.providers.base import Call, Decoded, forwarded_headers, malformed
 from router.providers.gemini import map_gemini_error
 from router.settings import ProviderConfig
 from router.tokens import estimate_text_tokens
@@ -63,11 +63,7 @@ class GeminiEmbeddings:
         try:
             batch = _decoder.decode(body)
         except (msgspec.DecodeError, msgspec.ValidationError):
-            raise UpstreamError(
-                f"provider {provider_name!r} sent a malformed embeddings response",
-                provider=provider_name,
-                error_type="malformed_response",
-            ) from None
+            raise malformed(provider_name, "embeddings response") from None
         as_base64 = call.body.get("encoding_format") == "base64"
         data = [
             {

@@ -18,7 +18,7 @@ from typing import Any
 import msgspec
 
 from router.errors import UpstreamError
-from router.providers.base import Call, Usage
+from router.providers.base import Call, Usage, malformed
 from router.providers.openai_out import DONE_FRAME, ChunkWriter, error_frame, sse_data, sse_events, usage_body
 
 NAME = "gemini"
@@ -115,11 +115,7 @@ class GeminiStreamTranslator:
             except msgspec.DecodeError:
                 parsed = None
             if not isinstance(parsed, dict):
-                self.error = UpstreamError(
-                    f"provider {self._provider!r} sent a malformed stream event",
-                    provider=self._provider,
-                    error_type="malformed_stream",
-                )
+                self.error = malformed(self._provider, "stream event")
                 break
             frames.extend(self._response(parsed))
         return frames

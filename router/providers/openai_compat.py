@@ -20,6 +20,7 @@ from router.providers.base import (
     Usage,
     forwarded_headers,
     gateway_status_for,
+    malformed,
     retry_after_seconds,
     status_is_retryable,
 )
@@ -194,11 +195,7 @@ class OpenAIStreamTranslator:
         try:
             chunk = _chunk_decoder.decode(payload)
         except msgspec.DecodeError:
-            self.error = UpstreamError(
-                f"provider {self._provider!r} sent a malformed stream event",
-                provider=self._provider,
-                error_type="malformed_stream",
-            )
+            self.error = malformed(self._provider, "stream event")
             return None
         if chunk.error is not None:
             self.error = UpstreamError(
@@ -245,11 +242,7 @@ class OpenAICompatAdapter:
         try:
             parsed = _completion_decoder.decode(body)
         except (msgspec.DecodeError, msgspec.ValidationError):
-            raise UpstreamError(
-                f"provider {provider_name!r} sent a malformed response",
-                provider=provider_name,
-                error_type="malformed_response",
-            ) from None
+            raise malformed(provider_name) from None
         text = None
         if parsed.choices and parsed.choices[0].message is not None:
             text = parsed.choices[0].message.content
