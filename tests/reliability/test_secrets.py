@@ -19,10 +19,10 @@ import yaml
 from sqlalchemy import create_engine, text
 
 from router.log.store import upgrade
-from router.serving import bind_free_socket
 from router.sim.config import sim_config
 from router.sim.faults import FaultRule
 from tests.conftest import Sim
+from tests.keys.procs import Served, free_port, wait_healthy
 
 CANARIES = {
     "TG_CANARY_OPENAI": "sk-canary-openai-4f1d9b2e7a",
@@ -44,9 +44,7 @@ def test_no_canary_leaks_anywhere(sim: Sim, tmp_path: Path) -> None:
     config["classifier"] = {"enabled": False}
     config_path = tmp_path / "tiergate.yaml"
     config_path.write_text(yaml.safe_dump(config))
-    sock = bind_free_socket()
-    port = sock.getsockname()[1]
-    sock.close()
+    port = free_port()
     env = {**os.environ, **CANARIES, "TIERGATE_MASTER_KEY": MASTER}
     server = subprocess.Popen(
         [sys.executable, "-m", "router.cli", "serve", "--config", str(config_path), "--port", str(port)],
@@ -58,13 +56,7 @@ def test_no_canary_leaks_anywhere(sim: Sim, tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{port}"
     bodies: list[str] = []
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+        wait_healthy(Served(server, url))
         created = httpx.post(
             f"{url}/admin/keys",
             json={"name": "canary"},

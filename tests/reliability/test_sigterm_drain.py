@@ -9,16 +9,15 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import yaml
 from sqlalchemy import create_engine, func, select
 
 from router.log.schema import requests
 from router.log.store import upgrade
-from router.serving import bind_free_socket
 from router.sim.config import sim_config
 from router.sim.faults import FaultRule
 from tests.conftest import Sim
+from tests.keys.procs import Served, free_port, wait_healthy
 from tests.reliability.load import finish, run_load
 
 
@@ -27,9 +26,7 @@ def test_sigterm_drains_in_flight_and_flushes_log(sim: Sim, tmp_path: Path) -> N
     upgrade(db)
     config = tmp_path / "tiergate.yaml"
     config.write_text(yaml.safe_dump(sim_config(sim.url, db)))
-    sock = bind_free_socket()
-    port = sock.getsockname()[1]
-    sock.close()
+    port = free_port()
     sim.app.ctx.faults.add(FaultRule(provider="openai", latency_ms=400))  # keep requests in flight
     server = subprocess.Popen(
         [sys.executable, "-m", "router.cli", "serve", "--config", str(config), "--port", str(port)],
@@ -39,13 +36,7 @@ def test_sigterm_drains_in_flight_and_flushes_log(sim: Sim, tmp_path: Path) -> N
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        wait_healthy(Served(server, url))
         load = run_load(f"{url}/v1/chat/completions", rate=100, seconds=6, prefix="drain", timeout=15)
         time.sleep(3.0)
         term_at = time.time()

@@ -15,10 +15,10 @@ import pytest
 import yaml
 
 from router.log.store import upgrade
-from router.serving import bind_free_socket
 from router.sim.config import sim_config
 from router.sim.faults import FaultRule
 from tests.conftest import GatewayFactory, Sim
+from tests.keys.procs import Served, free_port, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -31,9 +31,7 @@ def test_serve_writes_json_lines_and_spans_with_the_request_id(sim: Sim, tmp_pat
     config["observability"] = {"access_log": True, "log_level": "DEBUG"}
     path = tmp_path / "tiergate.yaml"
     path.write_text(yaml.safe_dump(config))
-    sock = bind_free_socket()
-    port = sock.getsockname()[1]
-    sock.close()
+    port = free_port()
     # The standard variable alone turns tracing on (console exporter: spans as JSON on stdout).
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OTEL_TRACES_EXPORTER": "console"}
     process = subprocess.Popen(
@@ -46,13 +44,7 @@ def test_serve_writes_json_lines_and_spans_with_the_request_id(sim: Sim, tmp_pat
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(url + "/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        wait_healthy(Served(process, url))
         response = httpx.post(
             url + "/v1/chat/completions",
             json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
