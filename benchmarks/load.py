@@ -8,12 +8,15 @@ requests, errors, req/s and latency percentiles in milliseconds.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import random
 import shutil
 import subprocess
 import sys
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -138,3 +141,16 @@ def run_stream_client(
         ttfb_ms=data["ttfb_ms"],
         first_byte_before_end=int(data["first_byte_before_end"]),
     )
+
+
+async def open_loop(total: int, rate: float, one: Callable[[int], Awaitable[None]]) -> None:
+    """Start `one(i)` for i in 0..total-1 at `rate` per second on a fixed schedule (open loop: a slow server
+    does not slow the arrivals), then wait for all of them."""
+    tasks = []
+    start = time.perf_counter()
+    for i in range(total):
+        delay = start + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(i)))
+    await asyncio.gather(*tasks)

@@ -28,6 +28,7 @@ from typing import Any
 import httpx
 import yaml
 
+from benchmarks.load import open_loop
 from benchmarks.procs import Server, free_port, rss_mib
 from router.sim.config import sim_config
 
@@ -79,14 +80,7 @@ async def _load(
                 await asyncio.sleep(probe_every_s)
 
         sampling = asyncio.create_task(sampler())
-        tasks = []
-        start = time.perf_counter()
-        for i in range(total):
-            delay = start + i / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(i)))
-        await asyncio.gather(*tasks)
+        await open_loop(total, rate, one)
         sampling.cancel()
     samples.append(probe())
     return results, samples

@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from benchmarks.load import open_loop
+
 DEFAULT_BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello from the load test"}]}
 
 
@@ -75,14 +77,7 @@ async def _run(
             record["latency_s"] = time.perf_counter() - started
             results.append(record)
 
-        tasks = []
-        start = time.perf_counter()
-        for i in range(total):
-            delay = start + i / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(i)))
-        await asyncio.gather(*tasks)
+        await open_loop(total, rate, one)
     return results
 
 
