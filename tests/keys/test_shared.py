@@ -42,17 +42,23 @@ def pair(sim: Sim, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[S
             first.stop()
 
 
-async def _burst(urls: list[str], secret: str, per_url: int, **body: object) -> list[int]:
+async def _burst(
+    urls: list[str], secret: str, per_url: int, *, distinct: bool = False, **body: object
+) -> list[int]:
     payload = {"model": "deepseek-v3", "messages": [{"role": "user", "content": "hello in a burst"}], **body}
     async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=400)) as client:
 
-        async def one(url: str) -> int:
+        async def one(url: str, n: int) -> int:
+            sent = payload
+            if distinct:  # the shared response cache would answer a repeat for $0
+                sent = {**payload, "messages": [*payload["messages"], {"role": "user", "content": f"#{n}"}]}  # type: ignore[list-item]
             response = await client.post(
-                f"{url}/v1/chat/completions", json=payload, headers={"Authorization": f"Bearer {secret}"}
+                f"{url}/v1/chat/completions", json=sent, headers={"Authorization": f"Bearer {secret}"}
             )
             return response.status_code
 
-        return await asyncio.gather(*(one(url) for url in urls for _ in range(per_url)))
+        targets = [url for url in urls for _ in range(per_url)]
+        return await asyncio.gather(*(one(url, n) for n, url in enumerate(targets)))
 
 
 def test_rate_limit_holds_across_processes(pair: tuple[Served, Served]) -> None:
@@ -73,6 +79,7 @@ def test_budget_holds_across_processes(pair: tuple[Served, Served], sim: Sim) ->
             [a.url, b.url],
             created["key"],
             30,
+            distinct=True,
             model="gpt-4o",
             max_tokens=100,
             messages=[{"role": "user", "content": "Summarise the following text please. " * 100}],
