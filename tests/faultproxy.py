@@ -113,12 +113,18 @@ class FaultProxy:
         self._writers.discard(up_writer)
 
     def stop(self) -> None:
-        def _close() -> None:
+        async def _close() -> None:
             for writer in list(self._writers):
                 writer.transport.abort()
             if self._server is not None:
                 self._server.close()
+            # Let the connection handlers finish before the loop stops (else asyncio logs each one as
+            # "Task was destroyed but it is pending").
+            handlers = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+            for task in handlers:
+                task.cancel()
+            await asyncio.gather(*handlers, return_exceptions=True)
             self._loop.stop()
 
-        self._loop.call_soon_threadsafe(_close)
+        asyncio.run_coroutine_threadsafe(_close(), self._loop)
         self._thread.join(5)
