@@ -17,6 +17,7 @@ RATE = 100
 SECONDS = 30  # the duration
 EJECTION_S = 2.0
 FAILURES = 5
+IN_FLIGHT_AT_OPENING = 5
 
 
 def test_total_outage_is_fast_and_cheap(make_gateway: GatewayFactory, sim: Sim) -> None:
@@ -41,12 +42,14 @@ def test_total_outage_is_fast_and_cheap(make_gateway: GatewayFactory, sim: Sim) 
     assert p99 <= 1.0
     assert attempts <= 1.2 * requests
     # Ejection after at most FAILURES consecutive failures: every failure beyond the first FAILURES was a
-    # half-open probe, one per later opening.
+    # half-open probe, one per later opening, or a request already sent when the breaker opened (they fail too).
+    # At 100 req/s those are one or two; a loaded CI box that stalls the gateway ~50 ms holds up to five (it
+    # failed with two once). Two probes per opening would exceed this by 10 or more.
     deployments = ready(gateway)["checks"]["deployments"]
     for key in ("deepseek/deepseek-chat", "openai/gpt-4o-mini"):
         state = deployments[key]
         assert state["opened"] >= 1
-        assert state["failures"] <= FAILURES + (state["opened"] - 1) + 1, state
+        assert state["failures"] <= FAILURES + (state["opened"] - 1) + IN_FLIGHT_AT_OPENING, state
     # Recovery: the providers come back; a request is answered within the ejection time.
     sim.app.ctx.faults.clear()
     recovered_at = time.monotonic()
