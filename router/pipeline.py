@@ -30,7 +30,7 @@ from router.log.writer import UNCHECKED_ID
 from router.providers.base import Call, Usage
 from router.tokens import estimate_prompt_tokens
 from router.wire.chat import ChatRequest
-from router.wire.json import convert_body, decode_json_object
+from router.wire.json import convert_body, decode_body
 
 _encoder = msgspec.json.Encoder()
 
@@ -38,8 +38,7 @@ log = logging.getLogger("tiergate.request")
 
 
 def parse_chat_body(raw: bytes) -> tuple[dict[str, Any], ChatRequest]:
-    body = decode_json_object(raw)
-    return body, validate_chat_body(body)
+    return decode_body(raw, ChatRequest)
 
 
 def validate_chat_body(body: dict[str, Any]) -> ChatRequest:

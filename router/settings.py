@@ -147,8 +147,9 @@ class ClassifierConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     enabled: bool = True
     path: str | None = None
     # ONNX, not torch: ready in ~2 s at ~210 MB RSS against ~38 s and ~520 MB with torch imported (README,
-    # "Performance"). int8 over fp32: 2.1 ms against 5.7 ms p50 for a 20-token decision and 6.8 against
-    # 14.5 ms for 256 tokens on a quiet machine, with the same held-out APGR (classifier/README.md).
+    # "Performance"). int8 over fp32: about 2.5x faster per decision (2.64 against 5.53 ms p50 for 20 tokens,
+    # 7.85 against 14.42 ms for 256, four encoder layers on a quiet machine), with the same held-out APGR
+    # (classifier/README.md, Latency).
     backend: str = "onnx-int8"
 
 

@@ -44,8 +44,7 @@ def new_message_id() -> str:
 
 
 def parse_messages_body(raw: bytes) -> tuple[dict[str, Any], MessagesRequest]:
-    body, request = decode_body(raw, MessagesRequest)
-    return body, request
+    return decode_body(raw, MessagesRequest)
 
 
 def _text_of(blocks: Any) -> str:

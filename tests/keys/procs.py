@@ -18,8 +18,8 @@ import httpx
 import yaml
 from sqlalchemy import create_engine, text
 
+from benchmarks.procs import free_port
 from router.log.store import upgrade
-from router.serving import bind_free_socket
 from router.sim.config import sim_config
 from tests.conftest import deep_merge
 from tests.keys.conftest import MASTER
@@ -38,13 +38,6 @@ class Served:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=5)
-
-
-def free_port() -> int:
-    sock = bind_free_socket()
-    port = int(sock.getsockname()[1])
-    sock.close()
-    return port
 
 
 def wait_healthy(served: Served, timeout: float = 60.0) -> None:
