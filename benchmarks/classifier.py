@@ -50,9 +50,15 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q))
 
 
+WARM_UP = 20  # untimed decisions per prompt size first: a server's steady state, not its first requests
+
+
 async def _alone(clf: Any, tokens: int, n: int) -> tuple[list[float], float]:
     """Wall times of `n` lone decisions, and the process CPU time per decision: on a shared machine wall time
-    includes waiting for a core, CPU time does not."""
+    includes waiting for a core, CPU time does not. The first calls at a new input shape are slower (ONNX
+    Runtime sizes its buffers), so WARM_UP decisions run untimed before them."""
+    for i in range(WARM_UP):
+        await clf.score([{"role": "user", "content": prompt_of(tokens, 90_000 + i)}])
     out = []
     cpu = time.process_time()
     for i in range(n):
@@ -79,7 +85,7 @@ async def _concurrent(clf: Any, tokens: int, rounds: int, width: int = 64) -> tu
 def latency(backends: list[str], quick: bool, alone_only: bool = False) -> dict[str, Any]:
     from classifier import RoutingClassifier
 
-    sizes = {20: 60, 256: 40, 2000: 20} if not quick else {20: 15, 256: 10, 2000: 5}
+    sizes = {20: 200, 256: 100, 2000: 50} if not quick else {20: 15, 256: 10, 2000: 5}
     rows: list[dict[str, Any]] = []
     for backend in backends:
         for batched in (True,) if alone_only else (True, False):

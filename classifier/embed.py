@@ -35,11 +35,11 @@ EMBEDDING_DIM = 384
 MAX_TOKENS = 128
 # How many of the model's 6 transformer layers run. An encode costs time linear in layers and, at these lengths,
 # in word pieces (~0.1 ms a piece for six int8 layers on this vCPU): with all six a 20-token decision took ~3.1 ms
-# p50, over the 3 ms target, and the gateway's own path adds ~0.7 ms to a decision. The first three keep held-out
-# APGR where six had it (MMLU 0.616 against 0.614 with six and 0.610 with four; GSM8K 0.638 against 0.631 and
-# 0.636; classifier/README.md), above RouteLLM's. The semantic cache uses the same vectors. An artifact records
-# the count and is refused by an encoder with another.
-ENCODER_LAYERS = 3
+# p50, over the 3 ms target, and three still measured 3.2-3.5 ms when this VM ran slow. The first two keep held-out
+# APGR where six had it (MMLU 0.617 against 0.614 with six, 0.616 with three; GSM8K 0.635 against 0.631 and 0.638;
+# classifier/README.md), above RouteLLM's. The semantic cache uses the same vectors. An artifact records the count
+# and is refused by an encoder with another.
+ENCODER_LAYERS = 2
 
 FloatArray = npt.NDArray[np.float32]
 
