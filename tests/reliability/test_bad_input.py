@@ -7,6 +7,7 @@ fuzzer does not generate: malformed JSON, a 10 MB body, 10,000-deep nesting, inv
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -19,7 +20,9 @@ from hypothesis import strategies as st
 
 from tests.conftest import Gateway
 
-FUZZ_SECONDS = 60
+# The issue asks for 2 minutes of fuzzing; the suite runs 60 s (its scenarios stay well under two minutes each)
+# and TIERGATE_FUZZ_SECONDS=120 runs the full length (README figures).
+FUZZ_SECONDS = int(os.environ.get("TIERGATE_FUZZ_SECONDS", "60"))
 
 
 def _post(
@@ -60,6 +63,10 @@ def test_schemathesis_finds_no_server_error(gateway: Gateway) -> None:
     assert result.returncode == 0, tail
     tested = re.search(r"Tested: (\d+)", result.stdout)
     assert tested is not None and int(tested.group(1)) >= 5, tail
+    print(
+        f"scenario 11: schemathesis {FUZZ_SECONDS} s: "
+        + " ".join(re.findall(r"(?:Tested|Generated|Operations)[^\n]*", tail))
+    )
     assert "Fuzzing" in result.stdout and "❌" not in result.stdout, tail
 
 
