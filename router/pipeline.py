@@ -26,7 +26,6 @@ from router.controls import parse_controls
 from router.dispatch import Attempt, Completed, OpenStream, sent_count
 from router.errors import AllProvidersFailed, GatewayError, UpstreamError
 from router.gateway import Gateway, Route
-from router.log.writer import UNCHECKED_ID
 from router.providers.base import Call, Usage
 from router.tokens import estimate_prompt_tokens
 from router.wire.chat import ChatRequest
@@ -240,7 +239,7 @@ class Pipeline:
                 row["attempts"],
                 row["error_message"],
             )
-        self.gateway.writer.submit(row)
+        self.gateway.writer.submit(row, client_id=ctx.id_from_client)
 
     def log_row(self, ctx: RequestContext) -> dict[str, Any]:
         outcome, route = ctx.outcome, ctx.route
@@ -292,5 +291,4 @@ class Pipeline:
             "classifier_version": self.gateway.scorer.version if self.gateway.scorer else None,
             "prompt_text": encoded.decode() if store_text and encoded else None,
             "completion_text": outcome.completion_text if store_text else None,
-            UNCHECKED_ID: ctx.id_from_client,
         }

@@ -56,6 +56,15 @@ class BulkInsert:
             values.append(value)
         return values
 
+    def insert_one(self, connection: Connection, row: dict[str, Any]) -> bool:
+        """Insert one row; False when the statement skipped it (its id is taken)."""
+        params = self._params(row)
+        if self.positional:
+            result = connection.exec_driver_sql(self.sql, tuple(params))
+        else:
+            result = connection.exec_driver_sql(self.sql, dict(zip(self.order, params, strict=True)))
+        return bool(result.rowcount)
+
     def execute(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
         params: list[Sequence[Any]] = []
         for start in range(0, len(rows), SLICE):

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Insert, Table, select
+from sqlalchemy import Connection, Engine, Insert, Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -29,11 +29,13 @@ from router.settings import LogConfig
 
 log = logging.getLogger("tiergate.log")
 
-# A row key (not a column) set on rows whose id the client chose (x-request-id). Inserts skip ids already in the
-# table, which makes a retried batch harmless; a client that sends the same x-request-id twice would lose its
-# second row that way, so before such a row's first insert the writer looks for its id and, when taken, stores the
-# row as "<id>~<8 hex>". Gateway-made ids (time-ordered, 80 random bits) are never checked.
-UNCHECKED_ID = "_unchecked_id"
+# A row key (not a column) the writer sets on rows whose id the client chose (x-request-id). Inserts skip ids that
+# are already there, which makes a retried batch harmless; a client that sends the same x-request-id twice would lose
+# its second row that way. Such rows are inserted one by one instead, and when the id is taken (by an earlier row,
+# or by another gateway process's row committed first) the row is stored as "<id>~<8 hex>". Gateway-made ids
+# (time-ordered, 80 random bits) take the batch insert.
+_CLIENT_ID = "_client_id"
+_FIRST_TRY, _TRIED = 1, 2
 
 
 @dataclass
@@ -74,10 +76,13 @@ class LogWriter:
     def queued(self) -> int:
         return len(self._buffer)
 
-    def submit(self, row: dict[str, Any]) -> None:
+    def submit(self, row: dict[str, Any], *, client_id: bool = False) -> None:
+        """Queue one row; `client_id`: its id came from the client and may repeat."""
         if len(self._buffer) >= self._config.buffer_max:
             self.stats.dropped += 1
             return
+        if client_id:
+            row[_CLIENT_ID] = _FIRST_TRY
         self._buffer.append(row)
         if len(self._buffer) >= self._config.batch_size:
             self._wake.set()
@@ -88,24 +93,21 @@ class LogWriter:
 
     def _write(self, rows: list[dict[str, Any]]) -> None:
         with self._engine.begin() as connection:
-            self._rename_repeated_ids(connection, rows)
-            self._bulk.execute(connection, rows)
+            generated = [row for row in rows if _CLIENT_ID not in row]
+            if generated:
+                self._bulk.execute(connection, generated)
+            for row in rows:
+                if _CLIENT_ID in row:
+                    self._insert_client_row(connection, row)
 
-    def _rename_repeated_ids(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
-        unchecked = [row for row in rows if row.get(UNCHECKED_ID)]
-        if not unchecked:
-            return
-        ids = self._table.c.id
-        taken = set(
-            connection.execute(select(ids).where(ids.in_([row["id"] for row in unchecked]))).scalars()
-        )
-        for row in rows:
-            if row.get(UNCHECKED_ID) and row["id"] in taken:
-                row["id"] = f"{row['id']}~{os.urandom(4).hex()}"
-            # Renamed in place and marked checked: a retry of this batch (after an ambiguous failure) inserts the
-            # same ids, so the insert's duplicate skip still applies to it.
-            row[UNCHECKED_ID] = False
-            taken.add(row["id"])
+    def _insert_client_row(self, connection: Connection, row: dict[str, Any]) -> None:
+        # A taken id on the row's first try belongs to another row: rename and insert again. On a retry (the batch
+        # failed after this row went in, perhaps ambiguously: committed but unacknowledged) it is this row.
+        first_try = row[_CLIENT_ID] == _FIRST_TRY
+        row[_CLIENT_ID] = _TRIED
+        base = row["id"]
+        while not self._bulk.insert_one(connection, row) and first_try:
+            row["id"] = f"{base}~{os.urandom(4).hex()}"
 
     async def _flush_once(self) -> bool:
         """Write one batch; True when the buffer was written (or empty)."""

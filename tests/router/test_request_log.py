@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import httpx
@@ -10,6 +13,9 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from router.log.schema import requests
+from router.log.store import make_engine, upgrade
+from router.log.writer import LogWriter
+from router.settings import LogConfig
 from router.sim.faults import FaultRule
 from tests.conftest import Gateway, GatewayFactory, Sim
 from tests.faultproxy import FaultProxy
@@ -193,3 +199,39 @@ def test_bad_config_refused_with_file_and_key(tmp_path: object, bad: str) -> Non
     )
     assert result.returncode == 2
     assert str(path) in result.stderr and "models" in result.stderr
+
+
+def test_client_id_taken_by_another_process_mid_flush_keeps_both_rows(postgres_url: str) -> None:
+    """Another gateway process holds an uncommitted row with the same client x-request-id while this writer
+    flushes: a look-up before the insert cannot see it, so this writer's row must survive by its insert's
+    own result (renamed once the other commits), not be skipped as a duplicate."""
+    upgrade(postgres_url)
+    engine = make_engine(postgres_url)
+    writer = LogWriter(engine, requests, LogConfig())
+    created = datetime.now(UTC)
+
+    async def flush_ours() -> None:
+        writer.submit(
+            {"id": "race-1", "created_at": created, "status": "ok", "http_status": 200}, client_id=True
+        )
+        await writer.close()
+
+    with engine.connect() as other_process:
+        transaction = other_process.begin()
+        other_process.execute(
+            requests.insert().values(id="race-1", created_at=created, status="other", http_status=200)
+        )
+        flusher = threading.Thread(target=asyncio.run, args=(flush_ours(),))
+        flusher.start()
+        time.sleep(0.5)  # this writer's insert now waits on the other process's uncommitted row
+        transaction.commit()
+    flusher.join(15)
+    assert not flusher.is_alive()
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(requests.c.id, requests.c.status).where(requests.c.id.like("race-1%"))
+        ).all()
+    engine.dispose()
+    assert sorted(status for _, status in rows) == ["ok", "other"], rows
+    ours = next(i for i, status in rows if status == "ok")
+    assert ours.startswith("race-1~") and len(ours) == len("race-1~") + 8
