@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from router.log.bulk import BulkInsert
+from router.log.bulk import SLICE, BulkInsert
 from router.log.schema import requests
 from router.log.store import make_engine, upgrade
 from router.log.writer import insert_ignoring_duplicates
@@ -70,3 +70,18 @@ def test_bulk_insert_matches_sqlalchemy_insert(
     assert mine["attempts"][0]["status"] == 429
     assert Decimal(mine["cost_usd"]) == Decimal("0.0000012345")
     engine.dispose()
+
+
+def test_a_batch_of_several_slices_inserts_every_row_once(tmp_path: Any) -> None:
+    url = f"sqlite:///{tmp_path / 'slices.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    bulk = BulkInsert(engine, requests, insert_ignoring_duplicates(engine, requests))
+    ids = [f"row-{i:03d}" for i in range(3 * SLICE + 5)]
+    with engine.begin() as connection:
+        bulk.execute(connection, [_row(i) for i in ids])
+        bulk.execute(connection, [_row(i) for i in ids[: SLICE + 1]])  # a retried part: skipped, not doubled
+    with engine.connect() as connection:
+        stored = sorted(connection.execute(select(requests.c.id)).scalars())
+    engine.dispose()
+    assert stored == ids
