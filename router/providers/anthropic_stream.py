@@ -16,7 +16,7 @@ import msgspec
 
 from router.errors import UpstreamError
 from router.providers.base import Call, Usage, malformed
-from router.providers.openai_out import DONE_FRAME, ChunkWriter, error_frame, sse_data, sse_events, usage_body
+from router.providers.openai_out import DONE_FRAME, ChunkWriter, decode_sse, error_frame, usage_body
 from router.providers.translate import response_schema
 from router.wire import anthropic as wire
 
@@ -84,18 +84,13 @@ class AnthropicStreamTranslator:
         self.text_chars = 0
 
     def feed(self, data: bytes) -> list[bytes]:
-        events, self._buffer = sse_events(self._buffer + data)
+        events, self._buffer, bad = decode_sse(self._buffer + data, _event_decoder.decode)
         frames: list[bytes] = []
         for event in events:
-            _, payload = sse_data(event)
-            if payload is None or self.error is not None:
-                continue
-            try:
-                parsed = _event_decoder.decode(payload)
-            except (msgspec.DecodeError, msgspec.ValidationError):
-                self.error = malformed(self._provider, "stream event")
-                break
-            frames.extend(self._event(parsed))
+            if self.error is None:
+                frames.extend(self._event(event))
+        if bad and self.error is None:
+            self.error = malformed(self._provider, "stream event")
         return frames
 
     def _event(self, event: wire.StreamEvent) -> list[bytes]:

@@ -19,11 +19,19 @@ import msgspec
 
 from router.errors import UpstreamError
 from router.providers.base import Call, Usage, malformed
-from router.providers.openai_out import DONE_FRAME, ChunkWriter, error_frame, sse_data, sse_events, usage_body
+from router.providers.openai_out import DONE_FRAME, ChunkWriter, decode_sse, error_frame, usage_body
 
 NAME = "gemini"
 
 _decode = msgspec.json.Decoder().decode
+
+
+def _decode_object(payload: bytes) -> dict[str, Any]:
+    parsed = _decode(payload)
+    if not isinstance(parsed, dict):
+        raise ValueError("a Gemini stream event is a JSON object")
+    return parsed
+
 
 _FINISH = {
     "STOP": "stop",
@@ -104,20 +112,13 @@ class GeminiStreamTranslator:
         self.text_chars = 0
 
     def feed(self, data: bytes) -> list[bytes]:
-        events, self._buffer = sse_events(self._buffer + data)
+        events, self._buffer, bad = decode_sse(self._buffer + data, _decode_object)
         frames: list[bytes] = []
         for event in events:
-            _, payload = sse_data(event)
-            if payload is None or self.error is not None:
-                continue
-            try:
-                parsed = _decode(payload)
-            except msgspec.DecodeError:
-                parsed = None
-            if not isinstance(parsed, dict):
-                self.error = malformed(self._provider, "stream event")
-                break
-            frames.extend(self._response(parsed))
+            if self.error is None:
+                frames.extend(self._response(event))
+        if bad and self.error is None:
+            self.error = malformed(self._provider, "stream event")
         return frames
 
     def _response(self, payload: dict[str, Any]) -> list[bytes]:

@@ -10,13 +10,16 @@ with `arguments: ""`, then argument fragments follow; the usage chunk
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
 from router.errors import GatewayError, render_error
 from router.providers.base import Usage
+
+T = TypeVar("T")
 
 _encoder = msgspec.json.Encoder()
 
@@ -135,6 +138,23 @@ def sse_data(event: bytes) -> tuple[str | None, bytes | None]:
         elif line.startswith(b"event:"):
             name = line[6:].strip().decode("utf-8", "replace")
     return name, (b"\n".join(data) if data else None)
+
+
+def decode_sse(buffer: bytes, decode: Callable[[bytes], T]) -> tuple[list[T], bytes, bool]:
+    """The complete SSE events at the front of `buffer`, each event's data decoded with `decode`, up to the
+    first one that does not decode (`decode` raises ValueError, as msgspec's errors are); returns (decoded,
+    rest of the buffer, whether one failed). Events without data are skipped."""
+    events, rest = sse_events(buffer)
+    decoded: list[T] = []
+    for event in events:
+        _, payload = sse_data(event)
+        if payload is None:
+            continue
+        try:
+            decoded.append(decode(payload))
+        except ValueError:
+            return decoded, rest, True
+    return decoded, rest, False
 
 
 def usage_body(usage: Usage, prompt_total: int | None = None) -> dict[str, Any]:

@@ -317,5 +317,5 @@ async def _stream(ctx: SimContext, message: dict[str, Any], r: Reply, fault: Any
         if fault is not None and fault.malformed and count == 1:
             data = b"event: content_block_start\ndata: {not json\n\n"
         await send({"type": "http.response.body", "body": data, "more_body": True})
-        await stream_pause(ctx)
+        await stream_pause(ctx, fault)
     await send({"type": "http.response.body", "body": b"", "more_body": False})

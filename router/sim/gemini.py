@@ -262,5 +262,5 @@ async def _stream(
         if fault is not None and fault.malformed and count == 1:
             data = b"data: {not json\r\n\r\n"
         await send({"type": "http.response.body", "body": data, "more_body": True})
-        await stream_pause(ctx)
+        await stream_pause(ctx, fault)
     await send({"type": "http.response.body", "body": b"", "more_body": False})

@@ -82,3 +82,24 @@ def test_faults(keyed: Any, sim: Sim, model: str, make_gateway: GatewayFactory) 
         for _ in stream:
             received += 1
     assert received >= 1  # the break came after the stream was committed: an error event, not a switch
+
+
+@pytest.mark.parametrize("model", list(PROVIDERS))
+def test_malformed_stream_event_ends_the_stream_with_an_error_event(keyed: Any, sim: Sim, model: str) -> None:
+    # The sim sends its first event, then (20 ms later, so in a later read) one that is not JSON: the frames
+    # before it reach the client, then an error event in OpenAI's format, and no further attempt (the stream
+    # was committed). Arriving in the first read, the same event fails the attempt before anything is sent.
+    provider = PROVIDERS[model][0]
+    sim.app.ctx.faults.add(FaultRule(provider=provider, malformed=True, chunk_ms=20))
+    with httpx.stream(
+        "POST",
+        f"{keyed.url}/v1/chat/completions",
+        json={"model": model, "messages": HI, "stream": True},
+        timeout=20,
+    ) as response:
+        assert response.status_code == 200
+        events = [line[6:] for line in response.iter_lines() if line.startswith("data: ")]
+        request_id = response.headers["x-request-id"]
+    assert len(events) >= 2 and '"error"' in events[-1] and "malformed" in events[-1].lower(), events
+    assert all('"error"' not in event for event in events[:-1])
+    assert len(sim.attempts(request_id)) == 1
