@@ -10,7 +10,6 @@ content_block_start, ping, content_block_delta..., content_block_stop, message_d
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 from typing import Any
@@ -20,13 +19,12 @@ from router.sim.answers import Reply, reply
 from router.sim.common import (
     SimContext,
     SimRequest,
-    SimulatedReset,
     apply_error_fault,
     before_response,
     encode,
+    send_frames,
     send_json,
     start_sse,
-    stream_pause,
 )
 
 _ERROR_TYPES = {
@@ -304,18 +302,12 @@ def _frames(message: dict[str, Any], r: Reply) -> list[bytes]:
 async def _stream(ctx: SimContext, message: dict[str, Any], r: Reply, fault: Any, send: Send) -> None:
     frames = _frames(message, r)
     await start_sse(send)
-    if fault is not None and fault.hang == "after_headers":
-        await asyncio.sleep(fault.hang_s)
-    for count, data in enumerate(frames):
-        if fault is not None and fault.stream_error_after is not None and count == fault.stream_error_after:
-            error = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
-            await send({"type": "http.response.body", "body": _event("error", error), "more_body": True})
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-            return
-        if fault is not None and fault.stream_reset_after is not None and count == fault.stream_reset_after:
-            raise SimulatedReset()
-        if fault is not None and fault.malformed and count == 1:
-            data = b"event: content_block_start\ndata: {not json\n\n"
-        await send({"type": "http.response.body", "body": data, "more_body": True})
-        await stream_pause(ctx, fault)
-    await send({"type": "http.response.body", "body": b"", "more_body": False})
+    error = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+    await send_frames(
+        ctx,
+        frames,
+        fault,
+        send,
+        error_event=_event("error", error),
+        malformed_event=b"event: content_block_start\ndata: {not json\n\n",
+    )

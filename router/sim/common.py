@@ -120,6 +120,37 @@ async def stream_pause(ctx: SimContext, fault: FaultRule | None = None) -> None:
         await asyncio.sleep(pause / 1000)
 
 
+async def send_frames(
+    ctx: SimContext,
+    frames: list[bytes],
+    fault: FaultRule | None,
+    send: Send,
+    *,
+    error_event: bytes,
+    malformed_event: bytes,
+    watch: GoneWatch | None = None,
+) -> None:
+    """A stream's frames (after its headers) as the fault shapes them, in every dialect: a hang after the
+    headers, the dialect's `error_event` after `stream_error_after` frames, a reset after `stream_reset_after`,
+    `malformed_event` in place of the second frame, a pause between frames."""
+    if fault is not None and fault.hang == "after_headers":
+        await asyncio.sleep(fault.hang_s)
+    for count, data in enumerate(frames):
+        if watch is not None and watch.gone:
+            return
+        if fault is not None and fault.stream_error_after == count:
+            await send({"type": "http.response.body", "body": error_event, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            return
+        if fault is not None and fault.stream_reset_after == count:
+            raise SimulatedReset()
+        if fault is not None and fault.malformed and count == 1:
+            data = malformed_event
+        await send({"type": "http.response.body", "body": data, "more_body": True})
+        await stream_pause(ctx, fault)
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
 class GoneWatch:
     """For paced streams: notices the gateway closing the connection, stamps the attempt record and lets
     the stream stop, as a real provider stops generating. Unpaced streams end too fast to need it."""

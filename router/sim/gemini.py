@@ -9,7 +9,6 @@ without a name, empty contents). Fault `error_code` values specific to Gemini:
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from typing import Any
 
@@ -18,14 +17,13 @@ from router.sim.answers import Reply, reply
 from router.sim.common import (
     SimContext,
     SimRequest,
-    SimulatedReset,
     apply_error_fault,
     before_response,
     decode,
     encode,
+    send_frames,
     send_json,
     start_sse,
-    stream_pause,
 )
 
 _STATUS = {
@@ -245,22 +243,12 @@ async def _stream(
 ) -> None:
     frames = _frames(r, candidate, base)
     await start_sse(send)
-    if fault is not None and fault.hang == "after_headers":
-        await asyncio.sleep(fault.hang_s)
-    for count, data in enumerate(frames):
-        if fault is not None and fault.stream_error_after is not None and count == fault.stream_error_after:
-            error = (
-                b"data: "
-                + encode(_error(503, "The model is overloaded. Please try again later."))
-                + b"\r\n\r\n"
-            )
-            await send({"type": "http.response.body", "body": error, "more_body": True})
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-            return
-        if fault is not None and fault.stream_reset_after is not None and count == fault.stream_reset_after:
-            raise SimulatedReset()
-        if fault is not None and fault.malformed and count == 1:
-            data = b"data: {not json\r\n\r\n"
-        await send({"type": "http.response.body", "body": data, "more_body": True})
-        await stream_pause(ctx, fault)
-    await send({"type": "http.response.body", "body": b"", "more_body": False})
+    overloaded = _error(503, "The model is overloaded. Please try again later.")
+    await send_frames(
+        ctx,
+        frames,
+        fault,
+        send,
+        error_event=b"data: " + encode(overloaded) + b"\r\n\r\n",
+        malformed_event=b"data: {not json\r\n\r\n",
+    )

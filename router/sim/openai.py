@@ -13,13 +13,12 @@ from router.sim.common import (
     GoneWatch,
     SimContext,
     SimRequest,
-    SimulatedReset,
     apply_error_fault,
     before_response,
     encode,
+    send_frames,
     send_json,
     start_sse,
-    stream_pause,
 )
 
 _ERROR_TYPES = {
@@ -198,32 +197,20 @@ async def _stream(ctx: SimContext, request: SimRequest, r: Reply, n: int, fault:
             watch.stop()
 
 
+_STREAM_ERROR = {
+    "error": {"message": "simulated stream failure", "type": "server_error", "param": None, "code": None}
+}
+
+
 async def _send_frames(
     ctx: SimContext, frames: list[bytes], fault: Any, send: Send, watch: GoneWatch | None
 ) -> None:
-    if fault is not None and fault.hang == "after_headers":
-        await asyncio.sleep(fault.hang_s)
-    for count, data in enumerate(frames):
-        if watch is not None and watch.gone:
-            return
-        if fault is not None and fault.stream_error_after is not None and count == fault.stream_error_after:
-            error = {
-                "error": {
-                    "message": "simulated stream failure",
-                    "type": "server_error",
-                    "param": None,
-                    "code": None,
-                }
-            }
-            await send(
-                {"type": "http.response.body", "body": b"data: " + encode(error) + b"\n\n", "more_body": True}
-            )
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-            return
-        if fault is not None and fault.stream_reset_after is not None and count == fault.stream_reset_after:
-            raise SimulatedReset()
-        if fault is not None and fault.malformed and count == 1:
-            data = b"data: {not json\n\n"
-        await send({"type": "http.response.body", "body": data, "more_body": True})
-        await stream_pause(ctx, fault)
-    await send({"type": "http.response.body", "body": b"", "more_body": False})
+    await send_frames(
+        ctx,
+        frames,
+        fault,
+        send,
+        error_event=b"data: " + encode(_STREAM_ERROR) + b"\n\n",
+        malformed_event=b"data: {not json\n\n",
+        watch=watch,
+    )
