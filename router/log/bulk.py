@@ -71,10 +71,10 @@ class BulkInsert:
             params.extend(self._params(row) for row in rows[start : start + SLICE])
             time.sleep(0)  # releases the GIL: a waiting event loop runs now, not at the next switch interval
         if self.positional:
-            # SQLite (the positional driver here): insert in the same slices, releasing the GIL between them. One executemany of the whole
-            # batch binds row after row with the GIL held between steps; slicing it cut the gateway's c=1 p99
-            # from 2.79 to 2.09 ms (A/B, medians of 5 rounds) at no cost in c=64 req/s. PostgreSQL keeps one
-            # pipelined executemany: a slice there would be a network round trip.
+            # SQLite (the positional driver here): insert in the same slices, releasing the GIL between them.
+            # One executemany of the whole batch binds row after row with the GIL held between steps; slicing
+            # it cut the gateway's c=1 p99 from 2.79 to 2.09 ms (A/B, medians of 5 rounds) at no cost in c=64
+            # req/s. PostgreSQL keeps one pipelined executemany: a slice there would be a network round trip.
             for start in range(0, len(params), SLICE):
                 connection.exec_driver_sql(self.sql, [tuple(p) for p in params[start : start + SLICE]])
                 time.sleep(0)
