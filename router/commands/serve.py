@@ -62,6 +62,9 @@ def run(args: argparse.Namespace) -> int:
         loop="uvloop",
         http="httptools",
         log_level="warning",
+        # tiergate's own access log is `observability.access_log`; uvicorn's, even with its logger silenced,
+        # formats the client address and quoted path of every response before the level check.
+        access_log=False,
         timeout_graceful_shutdown=10,
     )
     return 0
