@@ -191,26 +191,31 @@ async def _stream(ctx: SimContext, request: SimRequest, r: Reply, n: int, fault:
     paced = ctx.chunk_ms > 0 or (fault is not None and (fault.chunk_ms or 0) > 0)
     watch = GoneWatch(request) if paced else None
     try:
-        await _send_frames(ctx, frames, fault, send, watch)
+        await send_frames(
+            ctx,
+            frames,
+            fault,
+            send,
+            error_event=_STREAM_ERROR,
+            malformed_event=b"data: {not json\n\n",
+            watch=watch,
+        )
     finally:
         if watch is not None:
             watch.stop()
 
 
-_STREAM_ERROR = {
-    "error": {"message": "simulated stream failure", "type": "server_error", "param": None, "code": None}
-}
-
-
-async def _send_frames(
-    ctx: SimContext, frames: list[bytes], fault: Any, send: Send, watch: GoneWatch | None
-) -> None:
-    await send_frames(
-        ctx,
-        frames,
-        fault,
-        send,
-        error_event=b"data: " + encode(_STREAM_ERROR) + b"\n\n",
-        malformed_event=b"data: {not json\n\n",
-        watch=watch,
+_STREAM_ERROR = (
+    b"data: "
+    + encode(
+        {
+            "error": {
+                "message": "simulated stream failure",
+                "type": "server_error",
+                "param": None,
+                "code": None,
+            }
+        }
     )
+    + b"\n\n"
+)
