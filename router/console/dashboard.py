@@ -43,7 +43,7 @@ def load_report(
     price = baseline_price(baseline, gateway.settings)
     if price is None:
         return None, [], f"baseline {baseline!r} is neither a configured model nor in the pricing catalog"
-    engine = gateway.writer._engine
+    engine = gateway.writer.engine
     rows = fetch_rows(engine, since)
     keys = sorted({row.key_id for row in rows if row.key_id})
     if key:

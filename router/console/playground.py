@@ -53,7 +53,7 @@ def playground(request: Request[Any, Any, Any]) -> Response[str] | Redirect:
 
 
 def _row(gateway: Gateway, request_id: str) -> dict[str, Any] | None:
-    engine = gateway.writer._engine
+    engine = gateway.writer.engine
     columns = [
         requests_table.c[name]
         for name in (

