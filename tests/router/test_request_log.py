@@ -338,3 +338,37 @@ def test_sqlite_writer_leaves_checkpoints_to_its_thread(
     assert after >= 16
     assert _count_rows(path) == 50
     engine.dispose()
+
+
+def test_sqlite_wal_stays_bounded_while_rows_keep_coming(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Checkpoints run on the writer's thread while the loop keeps writing: they must still restart the WAL,
+    or it grows by every row ever written."""
+    monkeypatch.setattr(writer_module, "_CHECKPOINT_ROWS", 100)
+    path = str(tmp_path / "bounded.db")
+    upgrade(f"sqlite:///{path}")
+    engine = make_engine(f"sqlite:///{path}")
+
+    async def scenario() -> int:
+        writer = LogWriter(engine, requests, LogConfig(batch_size=50))
+        writer.start()
+        for index in range(4000):
+            writer.submit(_log_row(index))
+            if index % 20 == 0:
+                await asyncio.sleep(0)
+        assert await writer.flush()
+        while writer._checkpoint is not None:
+            await asyncio.sleep(0.01)
+        # frames in the WAL since it last restarted (the PASSIVE checkpoint's second figure)
+        other = sqlite3.connect(path)
+        frames = int(other.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1])
+        other.close()
+        await writer.close()
+        return frames
+
+    frames = asyncio.run(scenario())
+    assert _count_rows(path) == 4000
+    # 4,000 rows leave ~2,300 frames when the WAL never restarts; a checkpoint every 100 rows, a few dozen
+    assert frames < 600, frames
+    engine.dispose()
