@@ -77,7 +77,8 @@ def insert_ignoring_duplicates(engine: Engine, table: Table) -> Insert:
 class LogWriter:
     def __init__(self, engine: Engine, table: Table, config: LogConfig) -> None:
         self.engine = engine  # the shared engine (readers, checkpoints)
-        self._inline = engine.dialect.name == "sqlite"
+        # (an in-memory database exists only in its own engine: written from the thread through that engine)
+        self._inline = engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:")
         # SQLite's writes run on the loop through a connection that never waits for a lock or checkpoints
         self._engine = (
             make_engine(engine.url.render_as_string(hide_password=False), busy_timeout_s=0, checkpoints=False)

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, create_engine, func, select
+from sqlalchemy.pool import StaticPool
 
 from router.log import writer as writer_module
-from router.log.schema import requests
+from router.log.schema import metadata, requests
 from router.log.store import make_engine, upgrade
 from router.log.writer import LogWriter
 from router.settings import LogConfig
@@ -371,4 +372,24 @@ def test_sqlite_wal_stays_bounded_while_rows_keep_coming(
     assert _count_rows(path) == 4000
     # 4,000 rows leave ~2,300 frames when the WAL never restarts; a checkpoint every 100 rows, a few dozen
     assert frames < 600, frames
+    engine.dispose()
+
+
+def test_in_memory_sqlite_log_is_written_through_its_own_engine() -> None:
+    """An in-memory database exists only inside its engine: the writer must not open a second one for the loop
+    (it would write to an empty database of its own)."""
+    engine = create_engine("sqlite://", connect_args={"check_same_thread": False}, poolclass=StaticPool)
+    metadata.create_all(engine)
+
+    async def scenario() -> bool:
+        writer = LogWriter(engine, requests, LogConfig())
+        for index in range(20):
+            writer.submit(_log_row(index))
+        flushed = await writer.flush()
+        await writer.close()
+        return flushed
+
+    assert asyncio.run(scenario())
+    with engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(requests)).scalar_one() == 20
     engine.dispose()
