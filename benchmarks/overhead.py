@@ -52,7 +52,7 @@ def build_servers(args: argparse.Namespace, workdir: Path) -> dict[str, Server]:
     servers: dict[str, Server] = {
         "direct": Server(
             "direct",
-            _python("-m", "router.cli", "sim", "--port", str(sim_port)),
+            _python("-m", "router.cli", "sim", "--port", str(sim_port), "--keep-attempts", "0"),
             sim_port,
             "/openai/v1/chat/completions",
             env=env,

@@ -94,9 +94,11 @@ class FaultBook:
         self, request_id: str | None, provider: str, dialect: str, model: str, stream: bool
     ) -> AttemptRecord:
         """Record an attempt as it arrives (status 0 until it ends), so hung attempts are visible too."""
+        record = AttemptRecord(request_id, provider, dialect, model, 0, time.time(), stream, None)
+        if self.max_attempts_kept <= 0:
+            return record
         if len(self.attempts) >= self.max_attempts_kept:
             del self.attempts[: self.max_attempts_kept // 2]
-        record = AttemptRecord(request_id, provider, dialect, model, 0, time.time(), stream, None)
         self.attempts.append(record)
         return record
 
