@@ -66,8 +66,8 @@ class BulkInsert:
         return lambda rows: head + ", ".join([group] * rows) + tail
 
     def prepare(self, row: dict[str, Any]) -> None:
-        """Convert the row's values now, on the caller's thread, when `execute` takes them as they are (SQLite):
-        the writer thread then holds the GIL only to hand them to the driver."""
+        """Convert the row's values now, as the row is queued, when `execute` takes them as they are (SQLite): the
+        conversion is spread over the requests instead of landing on the loop in a burst at each write."""
         if self._multi is not None:
             row[PREPARED] = self._params(row)
 
