@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import sqlite3
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -51,6 +52,7 @@ _FIRST_TRY, _TRIED = 1, 2
 # SQLite on the loop: a locked database (another process mid-write) is tried again after this long, quietly, for up to
 # _LOCKED_GRACE_S; only then is the store reported unavailable.
 _LOCKED_RETRY_S = 0.01
+_LOCKED_CODES = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 _LOCKED_GRACE_S = 2.0
 # rows written between two WAL checkpoints (the loop's connection never checkpoints itself)
 _CHECKPOINT_ROWS = 1000
@@ -162,13 +164,10 @@ class LogWriter:
             part = [self._buffer[i] for i in range(min(SLICE, left, len(self._buffer)))]
             try:
                 self._write(part)
-            except OperationalError as exc:
+            except Exception as exc:
                 if self._locked(exc):
                     await asyncio.sleep(_LOCKED_RETRY_S)
                     continue
-                self._failed(exc)
-                return False
-            except Exception as exc:
                 self._failed(exc)
                 return False
             self._locked_since = None
@@ -184,9 +183,11 @@ class LogWriter:
             await asyncio.sleep(0)
         return True
 
-    def _locked(self, exc: OperationalError) -> bool:
+    def _locked(self, exc: Exception) -> bool:
         """A database locked by another writer: quietly retried for a grace period, then a failure like any."""
-        if "locked" not in str(exc.orig) and "busy" not in str(exc.orig):
+        code = getattr(getattr(exc, "orig", None), "sqlite_errorcode", None)
+        # the primary code (low byte): SQLITE_BUSY_SNAPSHOT and the other extended codes are busy too
+        if not isinstance(exc, OperationalError) or code is None or code & 0xFF not in _LOCKED_CODES:
             return False
         now = time.monotonic()
         if self._locked_since is None:

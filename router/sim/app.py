@@ -26,7 +26,7 @@ from router.sim import gemini as gemini_dialect
 from router.sim import openai as openai_dialect
 from router.sim.answers import text_of
 from router.sim.common import SimContext, SimRequest, SimulatedReset, decode, header, read_all, send_json
-from router.sim.faults import FaultBook, FaultRule
+from router.sim.faults import KEEP_ATTEMPTS, FaultBook, FaultRule
 
 DialectHandler = Callable[[SimContext, SimRequest, Send], Awaitable[int]]
 
@@ -173,7 +173,9 @@ class SimApp:
             await send_json(send, 404, {"error": {"message": "unknown sim admin route"}})
 
 
-def create_sim_app(latency_ms: float = 0.0, chunk_ms: float = 0.0, keep_attempts: int = 200_000) -> SimApp:
+def create_sim_app(
+    latency_ms: float = 0.0, chunk_ms: float = 0.0, keep_attempts: int = KEEP_ATTEMPTS
+) -> SimApp:
     return SimApp(
         SimContext(
             faults=FaultBook(max_attempts_kept=keep_attempts), latency_ms=latency_ms, chunk_ms=chunk_ms

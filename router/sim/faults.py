@@ -58,11 +58,15 @@ class AttemptRecord:
     client_gone_at: float | None = None  # when the sim saw the gateway close a paced stream
 
 
+# attempts a sim keeps for /_sim/attempts unless told otherwise (`tiergate sim --keep-attempts`)
+KEEP_ATTEMPTS = 200_000
+
+
 @dataclass
 class FaultBook:
     rules: list[FaultRule] = field(default_factory=list)
     attempts: list[AttemptRecord] = field(default_factory=list)
-    max_attempts_kept: int = 200_000
+    max_attempts_kept: int = KEEP_ATTEMPTS
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def add(self, rule: FaultRule) -> int:
