@@ -1,8 +1,7 @@
 """A batch insert compiled once and handed to the driver whole.
 
 SQLAlchemy's `connection.execute(insert, rows)` rebuilds its parameters row by
-row through the compiler (~30 us a row for the 38-column request log here, on
-the writer thread that shares the interpreter with the event loop). This compiles
+row through the compiler (~30 us a row for the 38-column request log here). This compiles
 the statement once, converts each value with the column type's own bind
 processor (the exact conversion SQLAlchemy applies: JSON text, Decimal, dates),
 fills absent keys with the column's scalar default, and hands the whole batch to
@@ -20,14 +19,9 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Insert, Table
 
 Processor = Callable[[Any], Any] | None
-# Rows per SQLite statement: one multi-row INSERT is one step of the driver instead of one a row, and its time
-# (~0.3 ms here) bounds how long the writer, which runs SQLite on the event loop, holds the loop
-# (router/log/writer.py). 16 rows measured a little less CPU at c=64 than 32 (shorter statements, cheaper to bind)
-# and a shorter c=1 p99; 8 rows cost more statements.
+# Rows per SQLite statement: one multi-row INSERT is one step of the driver instead of one a row. 16 rows
+# measured a little less CPU than 32 (shorter statements, cheaper to bind); 8 rows cost more statements.
 SLICE = 16
-
-# A row key (not a column): the row's values as `prepare` converted them.
-PREPARED = "_prepared"
 
 
 class BulkInsert:
@@ -65,12 +59,6 @@ class BulkInsert:
             return None
         return lambda rows: head + ", ".join([group] * rows) + tail
 
-    def prepare(self, row: dict[str, Any]) -> None:
-        """Convert the row's values now, as the row is queued, when `execute` takes them as they are (SQLite): the
-        conversion is spread over the requests instead of landing on the loop in a burst at each write."""
-        if self._multi is not None:
-            row[PREPARED] = self._params(row)
-
     def _params(self, row: dict[str, Any]) -> list[Any]:
         try:
             values = list(self._every(row))
@@ -102,6 +90,6 @@ class BulkInsert:
             part = rows[start : start + size]
             flat: list[Any] = []
             for row in part:
-                flat.extend(row.get(PREPARED) or self._params(row))
+                flat.extend(self._params(row))
             # the driver caches the prepared statement per text: at most SLICE texts
             connection.exec_driver_sql(multi(len(part)), tuple(flat))

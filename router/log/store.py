@@ -39,14 +39,12 @@ def json_text(value: Any) -> str:
     return _json.encode(value).decode()
 
 
-def make_engine(url: str, *, busy_timeout_s: float = 5, checkpoints: bool = True) -> Engine:
-    """`busy_timeout_s` and `checkpoints` are for SQLite: how long a statement waits for another writer's lock,
-    and whether a commit may run a WAL checkpoint (an fsync) itself."""
+def make_engine(url: str) -> Engine:
     url = normalise_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
-            connect_args={"check_same_thread": False, "timeout": busy_timeout_s},
+            connect_args={"check_same_thread": False, "timeout": 5},
             json_serializer=json_text,
         )
 
@@ -54,12 +52,10 @@ def make_engine(url: str, *, busy_timeout_s: float = 5, checkpoints: bool = True
         def _sqlite_pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
             cursor = dbapi_connection.cursor()
             # WAL lets readers (report, console) run while the writer appends. The mode is the file's and stays;
-            # setting it again takes a lock, which a connection that waits for none would fail to get.
+            # setting it takes the write lock, so only a file not yet in WAL mode is asked.
             if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
                 cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
-            if not checkpoints:
-                cursor.execute("PRAGMA wal_autocheckpoint=0")
             cursor.close()
 
         return engine

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select
 
 from router.log.bulk import SLICE, BulkInsert
+from router.log.inserter import insert_ignoring_duplicates
 from router.log.schema import requests
 from router.log.store import make_engine, upgrade
-from router.log.writer import insert_ignoring_duplicates
 
 
 def _row(row_id: str) -> dict[str, Any]:

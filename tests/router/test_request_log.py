@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from datetime import UTC, datetime
@@ -15,8 +20,9 @@ import pytest
 from sqlalchemy import Engine, create_engine, func, select
 from sqlalchemy.pool import StaticPool
 
-from router.log import writer as writer_module
+from router.log import sink as sink_module
 from router.log.schema import metadata, requests
+from router.log.sink import ProcessSink
 from router.log.store import make_engine, upgrade
 from router.log.writer import LogWriter
 from router.settings import LogConfig
@@ -255,10 +261,15 @@ def _count_rows(path: str, *, main_file_only: bool = False) -> int:
         connection.close()
 
 
-def test_sqlite_writer_waits_out_another_writers_lock_without_holding_the_loop(tmp_path: Path) -> None:
-    """SQLite rows are written on the event loop, so its connection must never wait for a lock (SQLite's busy
-    wait would stall every request) nor checkpoint (an fsync). A database locked by another process is not an
-    outage: the rows stay queued and go in, once each, when the lock is gone."""
+def _log_process(writer: LogWriter) -> int:
+    sink = writer.sink
+    assert isinstance(sink, ProcessSink) and sink.pid is not None
+    return sink.pid
+
+
+def test_sqlite_rows_wait_out_another_writers_lock_in_the_log_process(tmp_path: Path) -> None:
+    """Rows are written by the log process, which may wait for another process's write lock; the event loop
+    never does. A locked database is not an outage: the rows stay queued and go in, once each, after."""
     path = str(tmp_path / "locked.db")
     upgrade(f"sqlite:///{path}")
     engine = make_engine(f"sqlite:///{path}")
@@ -267,13 +278,8 @@ def test_sqlite_writer_waits_out_another_writers_lock_without_holding_the_loop(t
     other_process = sqlite3.connect(path, isolation_level=None)
     other_process.execute("BEGIN IMMEDIATE")  # holds the write lock
 
-    async def scenario() -> tuple[tuple[int, int], int, tuple[bool, int, bool]]:
+    async def scenario() -> tuple[int, tuple[bool, int, bool]]:
         writer = LogWriter(engine, requests, LogConfig(batch_size=50))
-        with writer._engine.connect() as connection:
-            pragmas = (
-                int(connection.exec_driver_sql("PRAGMA busy_timeout").scalar_one()),
-                int(connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one()),
-            )
         for index in range(40):
             writer.submit(_log_row(index))
         ticks = 0
@@ -286,7 +292,7 @@ def test_sqlite_writer_waits_out_another_writers_lock_without_holding_the_loop(t
 
         ticking = asyncio.create_task(ticker())
         flushing = asyncio.create_task(writer.flush(timeout=10))
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(0.5)
         held = (flushing.done(), writer.queued, writer.stats.healthy)
         ticked = ticks
         other_process.rollback()
@@ -294,73 +300,32 @@ def test_sqlite_writer_waits_out_another_writers_lock_without_holding_the_loop(t
         ticking.cancel()
         await writer.close()
         assert writer.queued == 0
-        return pragmas, ticked, held
+        return ticked, held
 
-    pragmas, ticked, held = asyncio.run(scenario())
+    ticked, held = asyncio.run(scenario())
     other_process.close()
-    assert pragmas == (0, 0)
-    # the loop ran meanwhile: ~60 ticks of 5 ms in 0.3 s when free, two or three behind a busy wait
-    assert ticked > 15, ticked
+    # the loop ran meanwhile: ~100 ticks of 5 ms in 0.5 s when free, a few behind a busy wait
+    assert ticked > 25, ticked
     assert held == (False, 40, True)
     assert _count_rows(path) == 40
     engine.dispose()
 
 
-def test_sqlite_writer_leaves_checkpoints_to_its_thread(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The loop's connection never checkpoints the WAL (a checkpoint fsyncs); the writer's thread does, every
-    so many rows, so the main database file still receives the rows."""
-    monkeypatch.setattr(writer_module, "_CHECKPOINT_ROWS", 16)
-    path = str(tmp_path / "wal.db")
-    upgrade(f"sqlite:///{path}")
-    engine = make_engine(f"sqlite:///{path}")
-    assert _count_rows(path, main_file_only=True) == 0
-
-    async def scenario() -> tuple[int, int]:
-        writer = LogWriter(engine, requests, LogConfig(batch_size=50))
-        for index in range(10):
-            writer.submit(_log_row(index))
-        assert await writer.flush()
-        # fewer rows than a checkpoint's worth: in the WAL only (a connection that checkpointed would put them
-        # in the main file, as the last connection's close does)
-        before = _count_rows(path, main_file_only=True)
-        for index in range(10, 50):
-            writer.submit(_log_row(index))
-        assert await writer.flush()
-        while writer._checkpoint is not None:
-            await asyncio.sleep(0.01)
-        after = _count_rows(path, main_file_only=True)
-        await writer.close()
-        return before, after
-
-    before, after = asyncio.run(scenario())
-    assert before == 0
-    assert after >= 16
-    assert _count_rows(path) == 50
-    engine.dispose()
-
-
-def test_sqlite_wal_stays_bounded_while_rows_keep_coming(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Checkpoints run on the writer's thread while the loop keeps writing: they must still restart the WAL,
-    or it grows by every row ever written."""
-    monkeypatch.setattr(writer_module, "_CHECKPOINT_ROWS", 100)
+def test_sqlite_wal_stays_bounded_and_reaches_the_main_file(tmp_path: Path) -> None:
+    """The log process checkpoints the WAL as SQLite does by default (at commit, past 1,000 pages): the rows
+    reach the main database file and the WAL restarts instead of growing by every row ever written."""
     path = str(tmp_path / "bounded.db")
     upgrade(f"sqlite:///{path}")
     engine = make_engine(f"sqlite:///{path}")
 
     async def scenario() -> int:
-        writer = LogWriter(engine, requests, LogConfig(batch_size=50))
+        writer = LogWriter(engine, requests, LogConfig(batch_size=200))
         writer.start()
-        for index in range(4000):
+        for index in range(12_000):
             writer.submit(_log_row(index))
-            if index % 20 == 0:
+            if index % 100 == 0:
                 await asyncio.sleep(0)
-        assert await writer.flush()
-        while writer._checkpoint is not None:
-            await asyncio.sleep(0.01)
+        assert await writer.flush(timeout=30)
         # frames in the WAL since it last restarted (the PASSIVE checkpoint's second figure)
         other = sqlite3.connect(path)
         frames = int(other.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1])
@@ -368,11 +333,135 @@ def test_sqlite_wal_stays_bounded_while_rows_keep_coming(
         await writer.close()
         return frames
 
+    in_main_file_before = _count_rows(path, main_file_only=True)
     frames = asyncio.run(scenario())
-    assert _count_rows(path) == 4000
-    # 4,000 rows leave ~2,300 frames when the WAL never restarts; a checkpoint every 100 rows, a few dozen
-    assert frames < 600, frames
+    assert _count_rows(path) == 12_000
+    # 12,000 rows are ~3,000 pages of WAL when it never restarts; SQLite's own checkpoint restarts it at 1,000
+    assert frames < 1_100, frames
+    assert in_main_file_before == 0
     engine.dispose()
+
+
+def test_log_process_killed_between_batches_is_replaced_and_loses_nothing(tmp_path: Path) -> None:
+    path = str(tmp_path / "killed.db")
+    upgrade(f"sqlite:///{path}")
+    engine = make_engine(f"sqlite:///{path}")
+
+    async def scenario() -> tuple[int, int]:
+        writer = LogWriter(engine, requests, LogConfig(batch_size=20))
+        for index in range(20):
+            writer.submit(_log_row(index))
+        assert await writer.flush()
+        first = _log_process(writer)
+        os.kill(first, signal.SIGKILL)
+        for index in range(20, 60):
+            writer.submit(_log_row(index))
+        assert await writer.flush(timeout=15)
+        second = _log_process(writer)
+        await writer.close()
+        return first, second
+
+    first, second = asyncio.run(scenario())
+    assert first != second
+    assert _count_rows(path) == 60
+    engine.dispose()
+
+
+def test_hung_log_process_is_killed_and_the_batch_retried(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A log process that stops answering (stopped here with SIGSTOP) is killed after the reply timeout; the
+    batch stays queued, the store reads unhealthy meanwhile, and a new process writes it."""
+    monkeypatch.setattr(sink_module, "REPLY_TIMEOUT_S", 0.5)
+    path = str(tmp_path / "hung.db")
+    upgrade(f"sqlite:///{path}")
+    engine = make_engine(f"sqlite:///{path}")
+
+    async def scenario() -> tuple[bool, int, str | None]:
+        writer = LogWriter(engine, requests, LogConfig(batch_size=10))
+        writer.submit(_log_row(0))
+        assert await writer.flush()
+        hung = _log_process(writer)
+        os.kill(hung, signal.SIGSTOP)
+        for index in range(1, 11):
+            writer.submit(_log_row(index))
+        first_try = await writer._flush_once()
+        state = (first_try, writer.queued, writer.stats.last_error)
+        assert await writer.flush(timeout=10)
+        assert _log_process(writer) != hung
+        await writer.close()
+        return state
+
+    state = asyncio.run(scenario())
+    assert state == (False, 10, "log process: TimeoutError")
+    assert _count_rows(path) == 11
+    engine.dispose()
+
+
+def test_log_process_gets_the_database_url_off_its_command_line(postgres_url: str) -> None:
+    """The URL (and a password in it) goes down the pipe, not into argv, which any local user can read."""
+    from sqlalchemy.engine import make_url
+
+    upgrade(postgres_url)
+    with_password = make_url(postgres_url).set(password="hunter2-secret")  # trust auth: any password works
+    engine = make_engine(with_password.render_as_string(hide_password=False))
+
+    async def scenario() -> tuple[bytes, int]:
+        writer = LogWriter(engine, requests, LogConfig())
+        writer.submit(_log_row(0) | {"id": f"argv-{os.getpid()}-{time.time_ns()}"})
+        assert await writer.flush()
+        command_line = Path(f"/proc/{_log_process(writer)}/cmdline").read_bytes()
+        session = os.getsid(_log_process(writer))
+        await writer.close()
+        return command_line, session
+
+    command_line, session = asyncio.run(scenario())
+    engine.dispose()
+    assert b"hunter2" not in command_line and b"postgresql" not in command_line
+    # its own session: a Ctrl+C meant for the gateway does not kill the log process before the last flush
+    assert session != os.getsid(0)
+
+
+def test_log_process_exits_when_the_gateway_dies_without_closing(tmp_path: Path) -> None:
+    path = str(tmp_path / "orphan.db")
+    upgrade(f"sqlite:///{path}")
+    script = f"""
+import asyncio, os
+from router.log.schema import requests
+from router.log.store import make_engine
+from router.log.sink import ProcessSink
+from router.log.writer import LogWriter
+from router.settings import LogConfig
+from tests.router.test_request_log import _log_row
+
+async def main():
+    writer = LogWriter(make_engine("sqlite:///{path}"), requests, LogConfig())
+    writer.submit(_log_row(0))
+    assert await writer.flush()
+    print(writer.sink.pid, flush=True)
+    os._exit(0)  # no close: the log process's stdin ends with this process
+
+asyncio.run(main())
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    child = int(result.stdout.split()[-1])
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{child}").exists() and time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(child, os.WNOHANG)  # not ours to reap; /proc tells when it is gone or a zombie
+        if "Z" in _process_state(child):
+            break
+        time.sleep(0.05)
+    assert not Path(f"/proc/{child}").exists() or "Z" in _process_state(child)
+    assert _count_rows(path) == 1
+
+
+def _process_state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"
 
 
 def test_in_memory_sqlite_log_is_written_through_its_own_engine() -> None:
