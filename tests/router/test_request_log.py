@@ -24,7 +24,7 @@ from router.log import sink as sink_module
 from router.log.schema import metadata, requests
 from router.log.sink import ProcessSink
 from router.log.store import make_engine, upgrade
-from router.log.writer import LogWriter
+from router.log.writer import WAKE_ROWS, LogWriter
 from router.settings import LogConfig
 from router.sim.faults import FaultRule
 from tests.conftest import Gateway, GatewayFactory, Sim
@@ -430,7 +430,7 @@ import asyncio, os
 from router.log.schema import requests
 from router.log.store import make_engine
 from router.log.sink import ProcessSink
-from router.log.writer import LogWriter
+from router.log.writer import WAKE_ROWS, LogWriter
 from router.settings import LogConfig
 from tests.router.test_request_log import _log_row
 
@@ -481,4 +481,31 @@ def test_in_memory_sqlite_log_is_written_through_its_own_engine() -> None:
     assert asyncio.run(scenario())
     with engine.connect() as connection:
         assert connection.execute(select(func.count()).select_from(requests)).scalar_one() == 20
+    engine.dispose()
+
+
+def test_a_few_waiting_rows_are_written_without_waiting_for_a_full_batch(tmp_path: Path) -> None:
+    """Small batches keep the log process's bursts short (router/log/writer.py, WAKE_ROWS): WAKE_ROWS rows are
+    sent at once, long before `batch_size` rows or the flush interval."""
+    path = str(tmp_path / "small.db")
+    upgrade(f"sqlite:///{path}")
+    engine = make_engine(f"sqlite:///{path}")
+
+    async def scenario() -> tuple[int, int]:
+        writer = LogWriter(engine, requests, LogConfig(batch_size=200, flush_interval_s=60))
+        writer.start()
+        for index in range(WAKE_ROWS - 1):
+            writer.submit(_log_row(index))
+        await asyncio.sleep(1.0)
+        short_of_it = _count_rows(path)
+        writer.submit(_log_row(WAKE_ROWS))
+        deadline = time.monotonic() + 10
+        while _count_rows(path) < WAKE_ROWS and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        written = _count_rows(path)
+        await writer.close()
+        return short_of_it, written
+
+    short_of_it, written = asyncio.run(scenario())
+    assert (short_of_it, written) == (0, WAKE_ROWS)
     engine.dispose()
