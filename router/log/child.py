@@ -15,35 +15,39 @@ from decimal import Decimal
 from typing import Any, BinaryIO
 
 import msgspec
-from sqlalchemy import Float, Numeric
+from sqlalchemy import Float, Numeric, Table
 
 from router.log.inserter import CLIENT_ID, TRIED, RowInserter
-from router.log.schema import requests
+from router.log.schema import metadata
 from router.log.sink import frame
 from router.log.store import make_engine
 
 _rows = msgspec.msgpack.Decoder(list[tuple[int, str | None, dict[str, Any]]])
 _encoder = msgspec.msgpack.Encoder()
-# msgpack carries Decimal as its text; these columns get a Decimal back (exact money, whatever the driver)
-_DECIMAL_COLUMNS = [
-    column.name
-    for column in requests.columns
-    if isinstance(column.type, Numeric) and not isinstance(column.type, Float)
-]
+
+
+def decimal_columns(table: Table) -> list[str]:
+    """msgpack carries Decimal as its text; these columns get a Decimal back (exact money, whatever the driver)."""
+    return [
+        column.name
+        for column in table.columns
+        if isinstance(column.type, Numeric) and not isinstance(column.type, Float)
+    ]
 
 
 def read_frame(stream: BinaryIO) -> bytes | None:
     header = stream.read(4)
     if len(header) < 4:
         return None
-    payload = stream.read(int.from_bytes(header, "big"))
-    return payload if len(payload) == int.from_bytes(header, "big") else None
+    size = int.from_bytes(header, "big")
+    payload = stream.read(size)
+    return payload if len(payload) == size else None
 
 
-def decode_batch(payload: bytes) -> list[dict[str, Any]]:
+def decode_batch(payload: bytes, decimals: list[str]) -> list[dict[str, Any]]:
     rows = []
     for mark, row_id, row in _rows.decode(payload):
-        for name in _DECIMAL_COLUMNS:
+        for name in decimals:
             value = row.get(name)
             if isinstance(value, str):
                 row[name] = Decimal(value)
@@ -61,14 +65,16 @@ def main() -> None:
     # into the frames.
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
-    url = read_frame(stdin)
-    if url is None:
+    url, table_name = read_frame(stdin), read_frame(stdin)
+    if url is None or table_name is None:
         return
+    table = metadata.tables[table_name.decode()]
     engine = make_engine(url.decode())
-    inserter = RowInserter(engine, requests)
+    inserter = RowInserter(engine, table)
+    decimals = decimal_columns(table)
     try:
         while (payload := read_frame(stdin)) is not None:
-            rows = decode_batch(payload)
+            rows = decode_batch(payload, decimals)
             try:
                 inserter.write(rows)
                 reply: list[Any] = []

@@ -81,8 +81,8 @@ class ThreadSink:
         self._executor.shutdown(wait=False)
 
 
-# Frames on the pipe: 4-byte big-endian length, then msgpack. The first frame to the child is the database URL
-# (not argv, where `ps` would show its password); then each batch is a list of [client mark, id or None, row].
+# Frames on the pipe: 4-byte big-endian length, then msgpack. The first frames to the child are the database URL
+# (not argv, where `ps` would show its password) and the table's name; then each batch is a list of [client mark, id or None, row].
 # Replies: [] when the batch is in, or [error class name, {index: id}] naming the client-id rows it tried.
 _encoder = msgspec.msgpack.Encoder()
 _reply = msgspec.msgpack.Decoder(list[Any])
@@ -96,8 +96,9 @@ class ProcessSink:
     """Rows written by `router.log.child` in a process of its own, started on first use and again after it dies.
     Entries are [client mark, id or None, the row as msgpack]: encoded once, at submit."""
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, table: Table) -> None:
         self._url = database_url
+        self._table_name = table.name  # a table of router.log.schema's metadata, looked up there by the child
         self._process: asyncio.subprocess.Process | None = None
 
     @property
@@ -127,7 +128,7 @@ class ProcessSink:
                 start_new_session=True,
             )
             assert process.stdin is not None
-            process.stdin.write(frame(self._url.encode()))
+            process.stdin.write(frame(self._url.encode()) + frame(self._table_name.encode()))
             self._process = process
         return process
 

@@ -53,7 +53,7 @@ class LogWriter:
         self.sink: BatchSink = (
             ThreadSink(engine, table)
             if in_memory
-            else ProcessSink(engine.url.render_as_string(hide_password=False))
+            else ProcessSink(engine.url.render_as_string(hide_password=False), table)
         )
         self._config = config
         self._wake_rows = min(WAKE_ROWS, config.batch_size)
