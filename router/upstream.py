@@ -95,6 +95,9 @@ class UpstreamClient:
                 connector=connector,
                 skip_auto_headers=("User-Agent",),
                 auto_decompress=True,
+                # one session serves every client: a cookie one upstream response set must not ride along on
+                # another client's request
+                cookie_jar=aiohttp.DummyCookieJar(),
             )
         return self._session
 
