@@ -174,44 +174,70 @@ class OpenAIStreamTranslator:
         buffer = self._buffer + data if self._buffer else data
         if b"\r\n" in buffer:
             buffer = buffer.replace(b"\r\n", b"\n")
-        *events, self._buffer = buffer.split(b"\n\n")
+        # The usual read is whole one-line events, all passed on: the bytes go out as they came, one frame, each
+        # event read in place (no per-event copy or re-framing). Anything else is re-framed event by event.
+        view = memoryview(buffer)
         frames: list[bytes] = []
-        for event in events:
-            frame = self._event(event)
+        as_is = True
+        start = 0
+        while (stop := buffer.find(b"\n\n", start)) >= 0:
+            frame: bytes | None
+            if buffer.startswith(b"data: ", start) and buffer.find(b"\n", start, stop) < 0:
+                if self._payload(view[start + 6 : stop]):
+                    if as_is:
+                        start = stop + 2
+                        continue
+                    frame = buffer[start : stop + 2]
+                else:
+                    frame = None
+            else:
+                frame = self._event(buffer[start:stop])
+            if as_is:  # the first event not passed on as it came: what came before it is one frame
+                as_is = False
+                if start:
+                    frames.append(buffer[:start])
             if frame is not None:
                 frames.append(frame)
+            start = stop + 2
+        view.release()
+        self._buffer = buffer[start:]
+        if as_is:
+            return [] if not start else [buffer if start == len(buffer) else buffer[:start]]
         return frames
 
     def _event(self, event: bytes) -> bytes | None:
         payload = None
-        if event.startswith(b"data: ") and b"\n" not in event:
-            payload = event[6:]  # the usual one-line event: no split, no copy beyond the slice
-        else:
-            for line in event.split(b"\n"):
-                if line.startswith(b"data:"):
-                    payload = line[5:].strip()
-        if payload is None or payload == b"[DONE]" or self.error is not None:
+        for line in event.split(b"\n"):
+            if line.startswith(b"data:"):
+                payload = line[5:].strip()
+        if payload is None or not self._payload(payload):
             return None
+        return b"data: " + payload + b"\n\n"
+
+    def _payload(self, payload: bytes | memoryview) -> bool:
+        """Read one event's JSON for usage, text length and errors; False when it is not to be passed on."""
+        if payload == b"[DONE]" or self.error is not None:
+            return False
         try:
             chunk = _chunk_decoder.decode(payload)
         except msgspec.DecodeError:
             self.error = malformed(self._provider, "stream event")
-            return None
+            return False
         if chunk.error is not None:
             self.error = UpstreamError(
                 f"provider {self._provider!r} reported a stream error: {chunk.error.message}",
                 provider=self._provider,
                 error_type="stream_error",
             )
-            return None
+            return False
         for choice in chunk.choices:
             if choice.delta is not None and choice.delta.content:
                 self.text_chars += len(choice.delta.content)
         if chunk.usage is not None:
             self.usage = chunk.usage.to_usage()
             if not chunk.choices and not self._call.client_wants_usage:
-                return None
-        return b"data: " + payload + b"\n\n"
+                return False
+        return True
 
     def finish(self) -> list[bytes]:
         return [DONE_FRAME]

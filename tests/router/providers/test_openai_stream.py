@@ -1,0 +1,56 @@
+"""The OpenAI stream translator: events pass through as they came, usage and text length read on the way."""
+
+from __future__ import annotations
+
+import json
+
+from router.providers.base import Call
+from router.providers.openai_compat import OpenAIStreamTranslator
+
+
+def _translator(client_wants_usage: bool = False) -> OpenAIStreamTranslator:
+    call = Call(
+        body={}, upstream_model="m", stream=True, client_wants_usage=client_wants_usage, request_id="r"
+    )
+    return OpenAIStreamTranslator(call, "openai")
+
+
+def _event(content: str) -> bytes:
+    chunk = {"id": "c", "choices": [{"index": 0, "delta": {"content": content}}]}
+    return b"data: " + json.dumps(chunk).encode() + b"\n\n"
+
+
+USAGE = b'data: {"id": "c", "choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 4}}\n\n'
+
+
+def test_a_read_of_whole_one_line_events_goes_out_as_the_same_bytes() -> None:
+    translator = _translator()
+    read = _event("Hel") + _event("lo")
+    assert translator.feed(read) == [read] and translator.feed(read)[0] is read
+    assert translator.text_chars == 10
+
+
+def test_events_split_across_reads_are_joined_and_nothing_is_lost() -> None:
+    translator = _translator()
+    stream = _event("one") + _event("two") + USAGE + b"data: [DONE]\n\n"
+    frames: list[bytes] = []
+    for at in range(0, len(stream), 7):
+        frames += translator.feed(stream[at : at + 7])
+    # the usage-only event (the client did not ask for usage) and [DONE] (finish() adds it) are not passed on
+    assert b"".join(frames) == _event("one") + _event("two")
+    assert translator.usage is not None and translator.usage.completion_tokens == 4
+    assert translator.text_chars == 6
+
+
+def test_other_events_are_reframed_around_the_ones_passed_as_they_came() -> None:
+    translator = _translator(client_wants_usage=True)
+    read = (
+        b": keep-alive\n\n"
+        + _event("a")
+        + b"event: message\r\ndata: "
+        + b'{"choices": []}'
+        + b"\r\n\r\n"
+        + USAGE
+    )
+    frames = translator.feed(read)
+    assert b"".join(frames) == _event("a") + b'data: {"choices": []}\n\n' + USAGE
