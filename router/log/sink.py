@@ -141,8 +141,8 @@ class ProcessSink:
                 await process.stdin.drain()
                 size = int.from_bytes(await process.stdout.readexactly(4), "big")
                 reply = _reply.decode(await process.stdout.readexactly(size))
-        except (OSError, EOFError, TimeoutError, asyncio.IncompleteReadError) as exc:
-            # The child died or hung mid-batch: whether it reached a client-id row is unknown. Marking them tried
+        except (OSError, EOFError, TimeoutError, asyncio.IncompleteReadError, msgspec.DecodeError) as exc:
+            # The child died, hung or garbled its answer mid-batch: whether it reached a client-id row is unknown. Marking them tried
             # errs toward keeping the row's id (a retry then never inserts the row a second time).
             self._kill()
             for entry in entries:

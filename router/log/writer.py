@@ -97,8 +97,8 @@ class LogWriter:
             batch = [self._buffer[i] for i in range(min(self._config.batch_size, len(self._buffer)))]
             try:
                 await self.sink.write(batch)
-            except SinkError as exc:
-                self._failed(exc.kind)
+            except Exception as exc:  # whatever a sink raises, the rows stay queued and the writer goes on
+                self._failed(exc.kind if isinstance(exc, SinkError) else type(exc).__name__)
                 return False
             self._written(len(batch))
             return True

@@ -509,3 +509,36 @@ def test_a_few_waiting_rows_are_written_without_waiting_for_a_full_batch(tmp_pat
     short_of_it, written = asyncio.run(scenario())
     assert (short_of_it, written) == (0, WAKE_ROWS)
     engine.dispose()
+
+
+def test_a_sink_failing_in_an_unforeseen_way_leaves_the_rows_queued_and_the_writer_running() -> None:
+    engine = create_engine("sqlite://", connect_args={"check_same_thread": False}, poolclass=StaticPool)
+    metadata.create_all(engine)
+
+    async def scenario() -> tuple[str | None, int, int]:
+        writer = LogWriter(engine, requests, LogConfig(batch_size=5, flush_interval_s=0.05))
+        real_write = writer.sink.write
+        calls = 0
+
+        async def write_failing_once(entries: list[object]) -> None:
+            nonlocal calls
+            calls += 1
+            if calls == 1:
+                raise RuntimeError("a bug in a sink")
+            await real_write(entries)
+
+        writer.sink.write = write_failing_once  # type: ignore[method-assign]
+        writer.start()
+        for index in range(5):
+            writer.submit(_log_row(index))
+        deadline = time.monotonic() + 10
+        while writer.stats.written < 5 and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        state = (writer.stats.last_error, writer.stats.failures, writer.stats.written)
+        await writer.close()
+        return state
+
+    assert asyncio.run(scenario()) == ("RuntimeError", 1, 5)
+    with engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(requests)).scalar_one() == 5
+    engine.dispose()
