@@ -11,7 +11,7 @@ import time
 from collections.abc import AsyncIterator
 
 from router.api.asgi import Exchange, Receive, Scope, Send, read_body, send_bytes
-from router.api.streaming import send_sse
+from router.api.streaming import event_count, send_sse
 from router.dispatch import OpenStream
 from router.errors import render_error
 from router.pipeline import Pipeline, RequestContext, Shortcut, parse_chat_body, route_headers
@@ -42,12 +42,12 @@ async def openai_frames(pipeline: Pipeline, ctx: RequestContext, opened: OpenStr
             if captured is not None:
                 captured.extend(opened.first_frames)
             yield b"".join(opened.first_frames)
-            sent += len(opened.first_frames)
+            sent += event_count(opened.first_frames)
         async for frames in opened.batches():
             if captured is not None:
                 captured.extend(frames)
             yield frames[0] if len(frames) == 1 else b"".join(frames)
-            sent += len(frames)
+            sent += event_count(frames)
         if opened.error is not None:
             # The first byte is out: no silent switch to another model. Tell the client and stop.
             pipeline.fail(ctx, opened.error)

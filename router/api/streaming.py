@@ -141,6 +141,15 @@ class EventTranslator(Protocol):
     def feed(self, frame: bytes) -> Iterable[bytes]: ...
 
 
+# A frame may carry several SSE events (a read of whole events passes through as it came); each ends with this.
+SSE_END = b"\n\n"
+
+
+def event_count(frames: Iterable[bytes]) -> int:
+    """Upstream events in `frames` (what a broken stream's log row counts as got through)."""
+    return sum(frame.count(SSE_END) for frame in frames)
+
+
 async def translated(
     pipeline: Pipeline,
     ctx: RequestContext,
@@ -150,15 +159,15 @@ async def translated(
     on_end: Callable[[Usage | None], Awaitable[Iterable[bytes]]],
 ) -> AsyncIterator[bytes]:
     """The translated stream, and its accounting: usage when the upstream ends, and an upstream break after the
-    first byte logged as an error with the number of upstream frames that got through (`on_break` says it in
+    first byte logged as an error with the number of upstream events that got through (`on_break` says it in
     the API's own words; no silent switch to another model once bytes are out)."""
     for event in events.start():
         yield event
-    frames = 0
+    got_through = 0
     opened = source.opened
     try:
         async for frame in source.frames:
-            frames += 1
+            got_through += frame.count(SSE_END)
             for event in events.feed(frame):
                 yield event
     finally:
@@ -170,7 +179,7 @@ async def translated(
     if opened is not None and opened.error is not None:
         pipeline.fail(ctx, opened.error)
         ctx.outcome.http_status = 200
-        ctx.outcome.broke_at = frames
+        ctx.outcome.broke_at = got_through
         for event in on_break(opened.error, usage):
             yield event
         return

@@ -54,3 +54,13 @@ def test_other_events_are_reframed_around_the_ones_passed_as_they_came() -> None
     )
     frames = translator.feed(read)
     assert b"".join(frames) == _event("a") + b'data: {"choices": []}\n\n' + USAGE
+
+
+def test_a_broken_stream_counts_events_not_reads() -> None:
+    """A read of whole events leaves as one frame; a broken stream's log row still counts the events (the
+    number of upstream events that got through, whatever the reads were)."""
+    from router.api.streaming import event_count
+
+    translator = _translator()
+    frames = translator.feed(_event("a") + _event("b") + _event("c")) + translator.feed(_event("d"))
+    assert len(frames) == 2 and event_count(frames) == 4
