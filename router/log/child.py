@@ -12,14 +12,14 @@ from __future__ import annotations
 import os
 import sys
 from decimal import Decimal
-from typing import Any, BinaryIO
+from typing import Any
 
 import msgspec
 from sqlalchemy import Float, Numeric, Table
 
 from router.log.inserter import CLIENT_ID, TRIED, RowInserter
 from router.log.schema import metadata
-from router.log.sink import frame
+from router.log.sink import frame, read_frame
 from router.log.store import make_engine
 
 _rows = msgspec.msgpack.Decoder(list[tuple[int, str | None, dict[str, Any]]])
@@ -33,15 +33,6 @@ def decimal_columns(table: Table) -> list[str]:
         for column in table.columns
         if isinstance(column.type, Numeric) and not isinstance(column.type, Float)
     ]
-
-
-def read_frame(stream: BinaryIO) -> bytes | None:
-    header = stream.read(4)
-    if len(header) < 4:
-        return None
-    size = int.from_bytes(header, "big")
-    payload = stream.read(size)
-    return payload if len(payload) == size else None
 
 
 def decode_batch(payload: bytes, decimals: list[str]) -> list[dict[str, Any]]:

@@ -20,7 +20,7 @@ import signal
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 import msgspec
 from sqlalchemy import Engine, Table
@@ -88,8 +88,25 @@ _encoder = msgspec.msgpack.Encoder()
 _reply = msgspec.msgpack.Decoder(list[Any])
 
 
+_HEADER = 4  # bytes of big-endian length before each frame's payload
+
+
 def frame(payload: bytes) -> bytes:
-    return len(payload).to_bytes(4, "big") + payload
+    return len(payload).to_bytes(_HEADER, "big") + payload
+
+
+def frame_size(header: bytes) -> int:
+    return int.from_bytes(header, "big")
+
+
+def read_frame(stream: BinaryIO) -> bytes | None:
+    """The next frame's payload from a blocking stream (the log process's stdin); None at its end."""
+    header = stream.read(_HEADER)
+    if len(header) < _HEADER:
+        return None
+    size = frame_size(header)
+    payload = stream.read(size)
+    return payload if len(payload) == size else None
 
 
 class ProcessSink:
@@ -139,7 +156,7 @@ class ProcessSink:
             process.stdin.write(frame(_encoder.encode(entries)))
             async with asyncio.timeout(REPLY_TIMEOUT_S):
                 await process.stdin.drain()
-                size = int.from_bytes(await process.stdout.readexactly(4), "big")
+                size = frame_size(await process.stdout.readexactly(_HEADER))
                 reply = _reply.decode(await process.stdout.readexactly(size))
         except (OSError, EOFError, TimeoutError, asyncio.IncompleteReadError, msgspec.DecodeError) as exc:
             # The child died, hung or garbled its answer mid-batch: whether it reached a client-id row is unknown. Marking them tried
@@ -157,9 +174,13 @@ class ProcessSink:
 
     def _kill(self) -> None:
         process, self._process = self._process, None
-        if process is not None and process.returncode is None:
+        if process is None:
+            return
+        if process.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 process.send_signal(signal.SIGKILL)
+        if process.stdin is not None:
+            process.stdin.close()  # our end of its pipe: the transport finishes once the process is gone
 
     async def close(self) -> None:
         process, self._process = self._process, None
