@@ -14,11 +14,37 @@ from __future__ import annotations
 import operator
 import sqlite3
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Insert, Table
+from sqlalchemy import Connection, DateTime, Engine, Insert, Table
 
 Processor = Callable[[Any], Any] | None
+# SQLAlchemy's text form of a datetime in SQLite (its DATETIME type's default storage format).
+_SQLITE_DATETIME = "%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d.%(microsecond)06d"
+
+
+def sqlite_datetime(fallback: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """SQLAlchemy's SQLite datetime text, formatted from a tuple (~2.5x faster than its %-format of a dict, which
+    was a sixth of the log process's CPU); anything but a datetime goes to SQLAlchemy's own processor. Like
+    SQLAlchemy's, it writes the fields as they are and drops any UTC offset."""
+
+    def process(value: Any) -> Any:
+        if isinstance(value, datetime):
+            return "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (  # noqa: UP031 (measured: faster than an f-string)
+                value.year,
+                value.month,
+                value.day,
+                value.hour,
+                value.minute,
+                value.second,
+                value.microsecond,
+            )
+        return fallback(value)
+
+    return process
+
+
 # Rows per SQLite statement: one multi-row INSERT is one step of the driver instead of one a row. 16 rows
 # measured a little less CPU than 32 (shorter statements, cheaper to bind); 8 rows cost more statements.
 SLICE = 16
@@ -40,7 +66,14 @@ class BulkInsert:
             if default is not None and getattr(default, "is_scalar", False):
                 self.defaults[column.name] = default.arg  # type: ignore[attr-defined]
             impl = column.type.dialect_impl(dialect)
-            self.processors[column.name] = impl.bind_processor(dialect)
+            processor: Processor = impl.bind_processor(dialect)
+            if (
+                processor is not None
+                and isinstance(impl, DateTime)
+                and getattr(impl, "_storage_format", None) == _SQLITE_DATETIME
+            ):
+                processor = sqlite_datetime(processor)
+            self.processors[column.name] = processor
         unknown = set(self.order) - set(names)
         if unknown:
             raise ValueError(f"compiled insert has parameters that are not columns: {sorted(unknown)}")

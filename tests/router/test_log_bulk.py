@@ -85,3 +85,28 @@ def test_a_batch_of_several_slices_inserts_every_row_once(tmp_path: Any) -> None
         stored = sorted(connection.execute(select(requests.c.id)).scalars())
     engine.dispose()
     assert stored == ids
+
+
+def test_sqlite_datetimes_are_stored_as_sqlalchemy_writes_them(tmp_path: Any) -> None:
+    from datetime import date, timedelta, timezone
+
+    url = f"sqlite:///{tmp_path / 'dates.db'}"
+    engine = make_engine(url)
+    bulk = BulkInsert(engine, requests, insert_ignoring_duplicates(engine, requests))
+    ours = bulk.processors["created_at"]
+    # the fast path is the one in use
+    assert ours is not None and ours.__qualname__.startswith("sqlite_datetime")
+    impl = requests.c.created_at.type.dialect_impl(engine.dialect)
+    theirs = impl.bind_processor(engine.dialect)
+    assert theirs is not None
+    values: list[Any] = [
+        datetime(2026, 11, 27, 12, 30, 15, 123456, tzinfo=UTC),
+        datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),  # no microseconds: still six digits
+        datetime(2026, 6, 30, 23, 59, 59, 999999, tzinfo=timezone(timedelta(hours=-5))),  # offset dropped
+        datetime(2026, 6, 30, 23, 59, 59, 1),  # naive
+        datetime(999, 12, 31, 0, 0, 0, 10),  # year below 1000: zero-padded
+        date(2026, 11, 27),  # not a datetime: SQLAlchemy's own processor answers
+        None,
+    ]
+    assert [ours(value) for value in values] == [theirs(value) for value in values]
+    engine.dispose()
