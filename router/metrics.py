@@ -210,6 +210,12 @@ class GatewayMetrics:
                 kind="counter",
             ),
             Gauge(
+                "tiergate_log_rows_refused_total",
+                "Request-log rows the database refused (a value or a constraint), not written.",
+                lambda: {(): writer.stats.refused},
+                kind="counter",
+            ),
+            Gauge(
                 "tiergate_log_write_failures_total",
                 "Failed request-log batch writes.",
                 lambda: {(): writer.stats.failures},

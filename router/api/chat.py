@@ -14,6 +14,7 @@ from router.api.asgi import Exchange, Receive, Scope, Send, read_body, send_byte
 from router.api.streaming import event_count, send_sse
 from router.dispatch import OpenStream
 from router.errors import render_error
+from router.log.schema import ID_LENGTH
 from router.pipeline import Pipeline, RequestContext, Shortcut, parse_chat_body, route_headers
 
 
@@ -28,6 +29,10 @@ def new_request_id() -> str:
 def request_context(scope: Scope, endpoint: str) -> RequestContext:
     headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
     given = headers.get("x-request-id")
+    if given is not None and (len(given) > ID_LENGTH or not given.isprintable()):
+        # Not an id the log can keep as it is (the log's id column): the request gets one of ours, as a request
+        # without the header does; the response's x-request-id says which.
+        given = None
     return RequestContext(
         request_id=given or new_request_id(), endpoint=endpoint, headers=headers, id_from_client=bool(given)
     )

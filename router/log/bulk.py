@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, DateTime, Engine, Insert, Table
+from sqlalchemy import Column, Connection, DateTime, Engine, Insert, String, Table
 
 Processor = Callable[[Any], Any] | None
 # SQLAlchemy's text form of a datetime in SQLite (its DATETIME type's default storage format).
@@ -43,6 +43,26 @@ def sqlite_datetime(fallback: Callable[[Any], Any]) -> Callable[[Any], Any]:
         return fallback(value)
 
     return process
+
+
+def fitted(column: Column[Any], then: Processor) -> Processor:
+    """A text column's values made storable by any database: NUL becomes U+FFFD (PostgreSQL refuses NUL in text)
+    and text longer than the column's length is cut (PostgreSQL refuses it; SQLite would keep it). A request can
+    carry either (a model name, an error message, the prompt); a row the database refuses used to stop the log,
+    every later batch waiting behind it. The primary key is left alone: cutting it could merge two rows."""
+    if not isinstance(column.type, String) or column.primary_key:
+        return then
+    length = column.type.length
+
+    def fit(value: Any) -> Any:
+        if isinstance(value, str):
+            if "\x00" in value:
+                value = value.replace("\x00", "\ufffd")
+            if length is not None and len(value) > length:
+                value = value[:length]
+        return value if then is None else then(value)
+
+    return fit
 
 
 # Rows per SQLite statement: one multi-row INSERT is one step of the driver instead of one a row. 16 rows
@@ -73,7 +93,7 @@ class BulkInsert:
                 and getattr(impl, "_storage_format", None) == _SQLITE_DATETIME
             ):
                 processor = sqlite_datetime(processor)
-            self.processors[column.name] = processor
+            self.processors[column.name] = fitted(column, processor)
         unknown = set(self.order) - set(names)
         if unknown:
             raise ValueError(f"compiled insert has parameters that are not columns: {sorted(unknown)}")

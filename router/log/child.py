@@ -67,8 +67,8 @@ def main() -> None:
         while (payload := read_frame(stdin)) is not None:
             rows = decode_batch(payload, decimals)
             try:
-                inserter.write(rows)
-                reply: list[Any] = []
+                refused = inserter.write(rows)
+                reply: list[Any] = [None, refused] if refused else []
             except Exception as exc:
                 tried = {at: row["id"] for at, row in enumerate(rows) if row.get(CLIENT_ID) == TRIED}
                 reply = [type(exc).__name__, tried]

@@ -15,8 +15,10 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Insert, Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DataError, IntegrityError
 
 from router.log.bulk import BulkInsert
+from router.log.schema import ID_LENGTH
 
 # A row key (not a column) set on rows whose id the client chose. Inserting those by the batch's skip-if-there
 # rule would lose a client's second row with the same x-request-id. Such rows are inserted one by one, and when
@@ -24,6 +26,9 @@ from router.log.bulk import BulkInsert
 # "<id>~<8 hex>". Gateway-made ids (time-ordered, 80 random bits) take the batch insert.
 CLIENT_ID = "_client_id"
 FIRST_TRY, TRIED = 1, 2
+# The database refused a value or a constraint: the same row would be refused again, so retrying the batch cannot
+# help. Anything else (connection lost, database locked or down) is retried whole.
+REFUSED = (DataError, IntegrityError)
 
 
 def insert_ignoring_duplicates(engine: Engine, table: Table) -> Insert:
@@ -39,8 +44,25 @@ class RowInserter:
         self.engine = engine
         self.bulk = BulkInsert(engine, table, insert_ignoring_duplicates(engine, table))
 
-    def write(self, rows: list[dict[str, Any]]) -> None:
-        """All of `rows` in one transaction; raises (and writes none) when the database fails."""
+    def write(self, rows: list[dict[str, Any]]) -> list[str]:
+        """All of `rows` in one transaction; raises (and writes none) when the database fails. When the database
+        refuses a row (see REFUSED; `fitted` in router/log/bulk.py prevents the causes known), each row is written
+        alone, and the ids of the rows refused alone are returned: they are never written, and nothing else waits
+        behind them."""
+        try:
+            self._write(rows)
+            return []
+        except REFUSED:
+            pass
+        refused: list[str] = []
+        for row in rows:
+            try:
+                self._write([row])
+            except REFUSED:
+                refused.append(str(row.get("id")))
+        return refused
+
+    def _write(self, rows: list[dict[str, Any]]) -> None:
         with self.engine.begin() as connection:
             generated = [row for row in rows if CLIENT_ID not in row]
             if generated:
@@ -57,4 +79,4 @@ class RowInserter:
         row[CLIENT_ID] = TRIED
         base = row["id"]
         while not self.bulk.insert_one(connection, row) and first_try:
-            row["id"] = f"{base}~{os.urandom(4).hex()}"
+            row["id"] = f"{base[: ID_LENGTH - 9]}~{os.urandom(4).hex()}"  # kept within the column

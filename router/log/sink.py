@@ -50,7 +50,9 @@ class BatchSink(Protocol):
 
     async def start(self) -> None: ...
 
-    async def write(self, entries: list[Any]) -> None: ...
+    async def write(self, entries: list[Any]) -> list[str]:
+        """Write the batch, or raise SinkError; returns the ids of rows the database refused (never written)."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -71,9 +73,11 @@ class ThreadSink:
     async def start(self) -> None:
         pass
 
-    async def write(self, entries: list[Any]) -> None:
+    async def write(self, entries: list[Any]) -> list[str]:
         try:
-            await asyncio.get_running_loop().run_in_executor(self._executor, self._inserter.write, entries)
+            return await asyncio.get_running_loop().run_in_executor(
+                self._executor, self._inserter.write, entries
+            )
         except Exception as exc:
             raise SinkError(type(exc).__name__) from exc
 
@@ -83,7 +87,8 @@ class ThreadSink:
 
 # Frames on the pipe: 4-byte big-endian length, then msgpack. The first frames to the child are the database URL
 # (not argv, where `ps` would show its password) and the table's name; then each batch is a list of [client mark, id or None, row].
-# Replies: [] when the batch is in, or [error class name, {index: id}] naming the client-id rows it tried.
+# Replies: [] when the batch is in; [None, [id, ...]] when it is in but for the rows the database refused (never
+# written, router/log/inserter.py); [error class name, {index: id}] when it is not, naming the client-id rows tried.
 _encoder = msgspec.msgpack.Encoder()
 _reply = msgspec.msgpack.Decoder(list[Any])
 
@@ -149,7 +154,7 @@ class ProcessSink:
             self._process = process
         return process
 
-    async def write(self, entries: list[Any]) -> None:
+    async def write(self, entries: list[Any]) -> list[str]:
         try:
             process = await self._started()
             assert process.stdin is not None and process.stdout is not None
@@ -166,11 +171,14 @@ class ProcessSink:
                 if entry[0] == FIRST_TRY:
                     entry[0] = TRIED
             raise SinkError(f"log process: {type(exc).__name__}") from exc
-        if reply:
-            kind, tried = str(reply[0]), dict(reply[1])
-            for index, row_id in tried.items():
-                entries[index][0], entries[index][1] = TRIED, row_id
-            raise SinkError(kind)
+        if not reply:
+            return []
+        if reply[0] is None:
+            return [str(row_id) for row_id in reply[1]]
+        kind, tried = str(reply[0]), dict(reply[1])
+        for index, row_id in tried.items():
+            entries[index][0], entries[index][1] = TRIED, row_id
+        raise SinkError(kind)
 
     def _kill(self) -> None:
         process, self._process = self._process, None

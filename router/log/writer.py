@@ -39,6 +39,7 @@ WAKE_ROWS = 16
 class WriterStats:
     written: int = 0
     dropped: int = 0
+    refused: int = 0  # rows the database refused (a value or constraint), never written
     failures: int = 0
     healthy: bool = True
     last_error: str | None = None
@@ -96,11 +97,16 @@ class LogWriter:
                 return True
             batch = [self._buffer[i] for i in range(min(self._config.batch_size, len(self._buffer)))]
             try:
-                await self.sink.write(batch)
+                refused = await self.sink.write(batch)
             except Exception as exc:  # whatever a sink raises, the rows stay queued and the writer goes on
                 self._failed(exc.kind if isinstance(exc, SinkError) else type(exc).__name__)
                 return False
-            self._written(len(batch))
+            if refused:
+                self.stats.refused += len(refused)
+                log.error(
+                    "request log: the database refused %d row(s), not written: %s", len(refused), refused
+                )
+            self._written(len(batch) - len(refused), len(batch))
             return True
 
     def _failed(self, kind: str) -> None:
@@ -110,8 +116,8 @@ class LogWriter:
         self.stats.healthy = False
         self.stats.last_error = kind
 
-    def _written(self, count: int) -> None:
-        for _ in range(count):
+    def _written(self, count: int, taken: int) -> None:
+        for _ in range(taken):
             self._buffer.popleft()
         self.stats.written += count
         if not self.stats.healthy:

@@ -520,12 +520,12 @@ def test_a_sink_failing_in_an_unforeseen_way_leaves_the_rows_queued_and_the_writ
         real_write = writer.sink.write
         calls = 0
 
-        async def write_failing_once(entries: list[object]) -> None:
+        async def write_failing_once(entries: list[object]) -> list[str]:
             nonlocal calls
             calls += 1
             if calls == 1:
                 raise RuntimeError("a bug in a sink")
-            await real_write(entries)
+            return await real_write(entries)
 
         writer.sink.write = write_failing_once  # type: ignore[method-assign]
         writer.start()
