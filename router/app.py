@@ -132,7 +132,11 @@ def _http_error(_: Request[Any, Any, Any], error: HTTPException) -> Response[byt
     if error.status_code == 404:
         wrapped = NotFound(str(error.detail))
     else:
-        wrapped = InvalidRequest(str(error.detail))
+        # litestar's body validation names the field and what is wrong in `extra`; the client gets both
+        problems = [p for p in error.extra if isinstance(p, dict)] if isinstance(error.extra, list) else []
+        detail = "; ".join(f"{p.get('key') or 'body'}: {p.get('message')}" for p in problems)
+        param = str(problems[0]["key"]) if len(problems) == 1 and problems[0].get("key") else None
+        wrapped = InvalidRequest(f"{error.detail}: {detail}" if detail else str(error.detail), param=param)
         wrapped.status = error.status_code  # type: ignore[misc]
     status, headers, body = render_error(wrapped)
     return Response(body, status_code=status, headers=headers, media_type="application/json")

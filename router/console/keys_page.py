@@ -19,6 +19,7 @@ from litestar.response import Redirect
 from pricing.render import money
 from router.console.auth import Session, current, form_session
 from router.console.layout import e, page, table, to_login, unavailable
+from router.wire.text import name_problem
 
 
 def _service(request: Request[Any, Any, Any]) -> Any:
@@ -130,16 +131,19 @@ async def create_key(request: Request[Any, Any, Any]) -> Response[str] | Redirec
         used.popitem(last=False)
     name = form.get("name", "").strip()
     period = form.get("budget_period", "month")
+    models = [m.strip() for m in form.get("models", "").split(",") if m.strip()]
     try:
-        if not name:
-            raise ValueError("a key needs a name")
+        if (problem := name_problem(name)) is not None:
+            raise ValueError(f"the key name {problem}")
+        for model in models:
+            if (problem := name_problem(model)) is not None:
+                raise ValueError(f"a model name {problem}")
         if period not in ("day", "month", "total"):
             raise ValueError("budget period must be day, month or total")
         budget = _positive(form, "budget_usd", Decimal)
         rpm, tpm = _positive(form, "rpm", int), _positive(form, "tpm", int)
     except ValueError as exc:
         return await _render(request, session, error=str(exc))
-    models = [m.strip() for m in form.get("models", "").split(",") if m.strip()]
     _, secret = await asyncio.to_thread(
         service.store.create, name, budget_usd=budget, budget_period=period, rpm=rpm, tpm=tpm, models=models
     )

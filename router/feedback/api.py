@@ -24,16 +24,17 @@ from router.feedback.schema import feedback
 from router.gateway import Gateway
 from router.log.schema import requests
 from router.pipeline import Pipeline, RequestContext
+from router.wire.text import NO_NUL, ONE_LINE
 
 _UNSET = object()
 
 
 class FeedbackIn(msgspec.Struct, forbid_unknown_fields=True):
-    request_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    request_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=ONE_LINE)]
     score: float | bool | str
-    source: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] = "api"
-    label: Annotated[str, msgspec.Meta(max_length=200)] | None = None
-    comment: Annotated[str, msgspec.Meta(max_length=10_000)] | None = None
+    source: Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=ONE_LINE)] = "api"
+    label: Annotated[str, msgspec.Meta(max_length=200, pattern=ONE_LINE)] | None = None
+    comment: Annotated[str, msgspec.Meta(max_length=10_000, pattern=NO_NUL)] | None = None
 
 
 def normalise_score(value: float | bool | str) -> float:

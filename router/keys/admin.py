@@ -20,6 +20,7 @@ from router.keys.auth import presented_secret
 from router.keys.budgets import to_usd
 from router.keys.model import VirtualKey, period_id
 from router.keys.service import KeyService
+from router.wire.text import Name
 
 MASTER_ENV = "TIERGATE_MASTER_KEY"
 _TAGS = ["keys"]
@@ -39,14 +40,14 @@ def master_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHand
 
 
 class CreateKey(msgspec.Struct, forbid_unknown_fields=True):
-    name: str
+    name: Name  # the stored columns' lengths (router/keys/schema.py)
     budget_usd: float | None = None
     budget_period: Literal["day", "month", "total"] = "month"
     rpm: int | None = None
     tpm: int | None = None
-    models: list[str] = []
+    models: list[Name] = []
     expires_at: datetime | None = None
-    scope: str | None = None
+    scope: Name | None = None
 
 
 class KeyInfo(msgspec.Struct):

@@ -387,6 +387,9 @@ def test_hung_log_process_is_killed_and_the_batch_retried(
             writer.submit(_log_row(index))
         first_try = await writer._flush_once()
         state = (first_try, writer.queued, writer.stats.last_error)
+        # The new process's first answer includes its start-up (imports: ~0.3 s quiet, more on a loaded CI box):
+        # a 0.5 s timeout there would kill every new process before it answered.
+        monkeypatch.setattr(sink_module, "REPLY_TIMEOUT_S", 30)
         assert await writer.flush(timeout=10)
         assert _log_process(writer) != hung
         await writer.close()

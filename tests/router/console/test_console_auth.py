@@ -137,3 +137,19 @@ def test_key_form_creates_once(console: Gateway) -> None:
     bad = client.post("/ui/keys", data={**form, "once": "other", "budget_usd": "-1"})
     assert bad.status_code == 400 and "budget_usd must be positive" in bad.text
     assert client.post("/ui/keys", data={**form, "csrf": "forged", "once": "x"}).status_code == 403
+
+
+def test_key_form_refuses_a_name_no_database_can_store(console: Gateway) -> None:
+    client = login(console)
+    page = client.get("/ui/keys").text
+    csrf = page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    for index, (field, value, said) in enumerate(
+        [
+            ("name", "a\u0000b", "the key name is one line of printable text"),
+            ("name", "n" * 201, "the key name is at most 200 characters"),
+            ("models", "gpt-4o, m\u0000", "a model name is one line of printable text"),
+        ]
+    ):
+        form = {"csrf": csrf, "once": f"bad-{index}", "name": "fine", field: value}
+        refused = client.post("/ui/keys", data=form)
+        assert refused.status_code == 400 and said in refused.text and 'id="new-key"' not in refused.text

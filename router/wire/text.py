@@ -1,0 +1,30 @@
+"""Constraints on the free text that clients send and the gateway stores (names, ids, labels, comments).
+
+PostgreSQL refuses NUL in text, and a name is shown on one line in the console and the admin API: checked at the
+edge, a bad value is the client's 400, not a database error (a 500) after the request was taken.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+import msgspec
+
+# One line of printable text: no control characters (NUL, tabs, newlines, escapes, DEL).
+ONE_LINE = r"^[^\x00-\x1f\x7f]*$"
+# Any text but NUL (comments keep their newlines and tabs).
+NO_NUL = r"^[^\x00]*$"
+
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=ONE_LINE)]
+
+
+def name_problem(value: str) -> str | None:
+    """What makes `value` no Name, in words for a form (the admin API's schema says the same by its constraints)."""
+    if not value:
+        return "is required"
+    if len(value) > 200:
+        return "is at most 200 characters"
+    if re.search(ONE_LINE, value) is None:
+        return "is one line of printable text"
+    return None
