@@ -25,6 +25,7 @@ from router.providers.base import (
     status_is_retryable,
 )
 from router.providers.cache_control import CACHE_MARK, strip_cache_control
+from router.providers.openai_out import sse_data
 from router.settings import ProviderConfig
 from router.upstream import UpstreamRequest
 
@@ -206,13 +207,16 @@ class OpenAIStreamTranslator:
         return frames
 
     def _event(self, event: bytes) -> bytes | None:
-        payload = None
-        for line in event.split(b"\n"):
-            if line.startswith(b"data:"):
-                payload = line[5:].strip()
-        if payload is None or not self._payload(payload):
+        # several `data:` lines are one payload, joined by line feeds (the SSE rule)
+        _, joined = sse_data(event)
+        if joined is None:
             return None
-        return b"data: " + payload + b"\n\n"
+        payload = joined.strip()
+        if not self._payload(payload):
+            return None
+        # Out as one `data:` line, what OpenAI's clients read: a line feed in valid JSON can only be whitespace
+        # between tokens (never inside a string), so a space keeps the same JSON.
+        return b"data: " + payload.replace(b"\n", b" ") + b"\n\n"
 
     def _payload(self, payload: bytes | memoryview) -> bool:
         """Read one event's JSON for usage, text length and errors; False when it is not to be passed on."""

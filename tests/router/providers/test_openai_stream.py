@@ -64,3 +64,20 @@ def test_a_broken_stream_counts_events_not_reads() -> None:
     translator = _translator()
     frames = translator.feed(_event("a") + _event("b") + _event("c")) + translator.feed(_event("d"))
     assert len(frames) == 2 and event_count(frames) == 4
+
+
+def test_an_event_whose_json_spans_several_data_lines_is_read_whole_and_sent_as_one_line() -> None:
+    """SSE joins an event's `data:` lines with line feeds; a provider that pretty-prints its chunks must not
+    break the stream (the last line alone was taken before: a malformed-stream error)."""
+    translator = _translator()
+    chunk = {"id": "c", "choices": [{"index": 0, "delta": {"content": "multi\nline"}}]}
+    lines = json.dumps(chunk, indent=2).encode().split(b"\n")
+    spread = b"".join(b"data: " + line + b"\n" for line in lines) + b"\n"
+    frames = translator.feed(spread + _event("!"))
+    assert translator.error is None
+    sent = b"".join(frames)
+    events = [e for e in sent.split(b"\n\n") if e]
+    assert len(events) == 2 and all(e.startswith(b"data: ") and b"\n" not in e for e in events)
+    assert json.loads(events[0][6:]) == chunk
+    assert events[1] + b"\n\n" == _event("!")
+    assert translator.text_chars == len("multi\nline") + 1
