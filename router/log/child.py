@@ -60,7 +60,7 @@ def main() -> None:
     if url is None or table_name is None:
         return
     table = metadata.tables[table_name.decode()]
-    engine = make_engine(url.decode())
+    engine = make_engine(url.decode(), one_connection=True)
     inserter = RowInserter(engine, table)
     decimals = decimal_columns(table)
     try:

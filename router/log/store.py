@@ -38,7 +38,9 @@ def json_text(value: Any) -> str:
     return _json.encode(value).decode()
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, one_connection: bool = False) -> Engine:
+    """`one_connection`: for a sole user that takes one connection at a time (the log process): a pool of one,
+    no ping before each use (a round trip per batch; a dropped connection fails its batch, which is retried)."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(
@@ -61,9 +63,9 @@ def make_engine(url: str) -> Engine:
     return create_engine(
         url,
         json_serializer=json_text,
-        pool_pre_ping=True,
-        pool_size=5,
-        max_overflow=5,
+        pool_pre_ping=not one_connection,
+        pool_size=1 if one_connection else 5,
+        max_overflow=0 if one_connection else 5,
         pool_timeout=5,
         # Keepalives bound how long a write can hang on a server that stopped answering (~11 s): the
         # writer then sees an error, keeps the batch and retries, instead of waiting forever.

@@ -372,7 +372,6 @@ def test_hung_log_process_is_killed_and_the_batch_retried(
 ) -> None:
     """A log process that stops answering (stopped here with SIGSTOP) is killed after the reply timeout; the
     batch stays queued, the store reads unhealthy meanwhile, and a new process writes it."""
-    monkeypatch.setattr(sink_module, "REPLY_TIMEOUT_S", 0.5)
     path = str(tmp_path / "hung.db")
     upgrade(f"sqlite:///{path}")
     engine = make_engine(f"sqlite:///{path}")
@@ -381,15 +380,17 @@ def test_hung_log_process_is_killed_and_the_batch_retried(
         writer = LogWriter(engine, requests, LogConfig(batch_size=10))
         writer.submit(_log_row(0))
         assert await writer.flush()
+        # A short reply timeout only once the process is up: a new process's first answer includes its start-up
+        # (imports: ~0.3 s quiet, over 0.5 s on a loaded CI box), and 0.5 s there would kill every new process
+        # before it answered.
+        monkeypatch.setattr(sink_module, "REPLY_TIMEOUT_S", 0.5)
         hung = _log_process(writer)
         os.kill(hung, signal.SIGSTOP)
         for index in range(1, 11):
             writer.submit(_log_row(index))
         first_try = await writer._flush_once()
         state = (first_try, writer.queued, writer.stats.last_error)
-        # The new process's first answer includes its start-up (imports: ~0.3 s quiet, more on a loaded CI box):
-        # a 0.5 s timeout there would kill every new process before it answered.
-        monkeypatch.setattr(sink_module, "REPLY_TIMEOUT_S", 30)
+        monkeypatch.setattr(sink_module, "REPLY_TIMEOUT_S", 30)  # the replacement's first answer: see above
         assert await writer.flush(timeout=10)
         assert _log_process(writer) != hung
         await writer.close()
