@@ -16,15 +16,16 @@ ONE_LINE = r"^[^\x00-\x1f\x7f]*$"
 # Any text but NUL (comments keep their newlines and tabs).
 NO_NUL = r"^[^\x00]*$"
 
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=ONE_LINE)]
+NAME_LENGTH = 200  # the stored columns' (router/keys/schema.py)
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=NAME_LENGTH, pattern=ONE_LINE)]
 
 
 def name_problem(value: str) -> str | None:
     """What makes `value` no Name, in words for a form (the admin API's schema says the same by its constraints)."""
     if not value:
         return "is required"
-    if len(value) > 200:
-        return "is at most 200 characters"
+    if len(value) > NAME_LENGTH:
+        return f"is at most {NAME_LENGTH} characters"
     if re.search(ONE_LINE, value) is None:
         return "is one line of printable text"
     return None
