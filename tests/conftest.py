@@ -154,6 +154,17 @@ def postgres_url() -> Iterator[str]:
         admin.dispose()
 
 
+def migrated_database(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """The URL of a fresh database at the newest migration: a SQLite file, or PostgreSQL (`postgres_url`)."""
+    url = (
+        f"sqlite:///{tmp_path / f'db-{uuid.uuid4().hex[:8]}.db'}"
+        if backend == "sqlite"
+        else str(request.getfixturevalue("postgres_url"))
+    )
+    upgrade(url)
+    return url
+
+
 @pytest.fixture
 def redis_url() -> str:
     url = os.environ.get("TIERGATE_TEST_REDIS_URL")

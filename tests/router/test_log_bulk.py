@@ -13,6 +13,7 @@ from router.log.bulk import SLICE, BulkInsert
 from router.log.inserter import insert_ignoring_duplicates
 from router.log.schema import requests
 from router.log.store import make_engine, upgrade
+from tests.conftest import migrated_database
 
 
 def _row(row_id: str) -> dict[str, Any]:
@@ -48,13 +49,7 @@ def _row(row_id: str) -> dict[str, Any]:
 def test_bulk_insert_matches_sqlalchemy_insert(
     backend: str, tmp_path: Any, request: pytest.FixtureRequest
 ) -> None:
-    url = (
-        f"sqlite:///{tmp_path / 'bulk.db'}"
-        if backend == "sqlite"
-        else request.getfixturevalue("postgres_url")
-    )
-    upgrade(url)
-    engine = make_engine(url)
+    engine = make_engine(migrated_database(backend, tmp_path, request))
     statement = insert_ignoring_duplicates(engine, requests)
     bulk = BulkInsert(engine, requests, statement)
     with engine.begin() as connection:

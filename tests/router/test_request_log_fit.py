@@ -15,10 +15,10 @@ from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.pool import StaticPool
 
 from router.log.schema import ID_LENGTH, metadata, requests
-from router.log.store import make_engine, upgrade
+from router.log.store import make_engine
 from router.log.writer import LogWriter
 from router.settings import LogConfig
-from tests.conftest import GatewayFactory
+from tests.conftest import GatewayFactory, migrated_database
 from tests.router.test_request_log import wait_rows
 
 BACKENDS = ["sqlite", "postgresql"]
@@ -113,13 +113,7 @@ def test_a_row_the_database_refuses_is_left_out_alone_and_counted(
         engine = create_engine("sqlite://", connect_args={"check_same_thread": False}, poolclass=StaticPool)
         metadata.create_all(engine)
     else:
-        url = (
-            f"sqlite:///{tmp_path / 'refused.db'}"
-            if backend == "sqlite"
-            else request.getfixturevalue("postgres_url")
-        )
-        upgrade(url)
-        engine = make_engine(url)
+        engine = make_engine(migrated_database(backend, tmp_path, request))
 
     async def scenario() -> tuple[int, int, int]:
         writer = LogWriter(engine, requests, LogConfig(batch_size=8, flush_interval_s=0.05))
