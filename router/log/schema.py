@@ -22,7 +22,7 @@ metadata = MetaData()
 
 # Money is Numeric(18, 10): a single cheap request costs fractions of a micro-dollar.
 MONEY = Numeric(18, 10)
-# The longest request id the log keeps: a client's x-request-id beyond it is not used (router/api/chat.py).
+# The longest id the log keeps (requests, stored responses): a longer x-request-id is not used (router/api/chat.py).
 ID_LENGTH = 64
 
 requests = Table(
@@ -74,7 +74,7 @@ requests = Table(
 stored_responses = Table(
     "stored_responses",
     metadata,
-    Column("id", String(64), primary_key=True),
+    Column("id", String(ID_LENGTH), primary_key=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("key_id", String(64)),

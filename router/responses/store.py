@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Engine, delete, insert, select
 
 from router.errors import NotFound, ServiceUnavailable
-from router.log.schema import stored_responses
+from router.log.schema import ID_LENGTH, stored_responses
 from router.log.store import make_engine
 from router.settings import ResponsesConfig
 
@@ -75,6 +75,10 @@ class ResponseStore:
         await self._run(self._save, row)
 
     def _load(self, response_id: str, key_id: str | None) -> StoredResponse | None:
+        if len(response_id) > ID_LENGTH or not response_id.isprintable():
+            # Never one of ours (`resp_` + 32 hex): not found. Asked of PostgreSQL, a NUL was its DataError, and the
+            # client was told the database was down (503).
+            return None
         query = select(
             stored_responses.c.id,
             stored_responses.c.key_id,

@@ -16,11 +16,10 @@ from sqlalchemy import select, text
 from router.errors import NotFound
 from router.log.schema import requests as requests_table
 from router.log.schema import stored_responses
-from router.log.store import upgrade
 from router.responses.store import ResponseStore
 from router.settings import ResponsesConfig
 from router.sim.faults import FaultRule
-from tests.conftest import Gateway, GatewayFactory, Sim
+from tests.conftest import Gateway, GatewayFactory, Sim, migrated_database
 from tests.openapi_schema import validate
 from tests.sse import responses_events
 
@@ -265,13 +264,9 @@ def test_upstream_failure_before_output_is_an_http_error(gateway: Gateway, sim: 
 async def test_store_round_trip_and_purge(
     backend: str, tmp_path: Any, request: pytest.FixtureRequest
 ) -> None:
-    url = (
-        f"sqlite:///{tmp_path / 'store.db'}"
-        if backend == "sqlite"
-        else request.getfixturevalue("postgres_url")
+    store = ResponseStore.open(
+        migrated_database(backend, tmp_path, request), ResponsesConfig(retention_hours=1.0)
     )
-    upgrade(url)
-    store = ResponseStore.open(url, ResponsesConfig(retention_hours=1.0))
     try:
         history = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]
         await store.save("resp_a", "key-1", "gpt-4o", history, {"id": "resp_a"})
@@ -280,6 +275,9 @@ async def test_store_round_trip_and_purge(
         with pytest.raises(NotFound):
             await store.load("resp_a", "key-2", "p")  # another key's conversation is not visible
         assert (await store.load("resp_b", "anyone", "p")).response == {"id": "resp_b"}
+        for never_ours in ("resp_\u0000", "resp_" + "a" * 60, "resp_\nb"):
+            with pytest.raises(NotFound):  # not a 503: PostgreSQL refused the NUL, the store read it as down
+                await store.load(never_ours, None, "p")
         assert await store.purge(datetime.now(UTC)) == 0
         assert await store.purge(datetime.now(UTC) + timedelta(hours=2)) == 2
         with pytest.raises(NotFound):
