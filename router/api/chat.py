@@ -16,6 +16,7 @@ from router.dispatch import OpenStream
 from router.errors import render_error
 from router.log.schema import ID_LENGTH
 from router.pipeline import Pipeline, RequestContext, Shortcut, parse_chat_body, route_headers
+from router.wire.text import plain_id
 
 
 def new_request_id() -> str:
@@ -29,7 +30,7 @@ def new_request_id() -> str:
 def request_context(scope: Scope, endpoint: str) -> RequestContext:
     headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
     given = headers.get("x-request-id")
-    if given is not None and (len(given) > ID_LENGTH or not given.isprintable()):
+    if given is not None and not plain_id(given, ID_LENGTH):
         # Not an id the log can keep as it is (the log's id column): the request gets one of ours, as a request
         # without the header does; the response's x-request-id says which.
         given = None

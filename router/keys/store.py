@@ -22,8 +22,9 @@ from router.keys.model import (
     period_start,
     shown_prefix,
 )
-from router.keys.schema import api_keys
+from router.keys.schema import KEY_ID_LENGTH, api_keys
 from router.log.schema import requests
+from router.wire.text import plain_id
 
 
 def _key_of(row: Any) -> VirtualKey:
@@ -93,6 +94,8 @@ class KeyStore:
         return _key_of(row) if row is not None else None
 
     def get(self, key_id: str) -> VirtualKey | None:
+        if not plain_id(key_id, KEY_ID_LENGTH):
+            return None
         with self.engine.connect() as connection:
             row = connection.execute(select(api_keys).where(api_keys.c.id == key_id)).first()
         return _key_of(row) if row is not None else None
@@ -105,6 +108,8 @@ class KeyStore:
             return [_key_of(row) for row in connection.execute(query)]
 
     def revoke(self, key_id: str) -> VirtualKey | None:
+        if not plain_id(key_id, KEY_ID_LENGTH):
+            return None
         with self.engine.begin() as connection:
             connection.execute(
                 api_keys.update()

@@ -25,6 +25,7 @@ from router.errors import NotFound, ServiceUnavailable
 from router.log.schema import ID_LENGTH, stored_responses
 from router.log.store import make_engine
 from router.settings import ResponsesConfig
+from router.wire.text import plain_id
 
 log = logging.getLogger("tiergate.responses")
 
@@ -75,7 +76,7 @@ class ResponseStore:
         await self._run(self._save, row)
 
     def _load(self, response_id: str, key_id: str | None) -> StoredResponse | None:
-        if len(response_id) > ID_LENGTH or not response_id.isprintable():
+        if not plain_id(response_id, ID_LENGTH):
             # Never one of ours (`resp_` + 32 hex): not found. Asked of PostgreSQL, a NUL was its DataError, and the
             # client was told the database was down (503).
             return None

@@ -16,7 +16,7 @@ ONE_LINE = r"^[^\x00-\x1f\x7f]*$"
 # Any text but NUL (comments keep their newlines and tabs).
 NO_NUL = r"^[^\x00]*$"
 
-NAME_LENGTH = 200  # the stored columns' (router/keys/schema.py)
+NAME_LENGTH = 200  # the keys table's name and scope columns (router/keys/schema.py)
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=NAME_LENGTH, pattern=ONE_LINE)]
 
 
@@ -29,3 +29,9 @@ def name_problem(value: str) -> str | None:
     if re.search(ONE_LINE, value) is None:
         return "is one line of printable text"
     return None
+
+
+def plain_id(value: str, length: int) -> bool:
+    """Whether `value` could be an id the gateway stores: at most `length` characters, no control characters.
+    Anything else is "no such id" without asking the database (PostgreSQL answers a NUL with an error)."""
+    return len(value) <= length and value.isprintable()

@@ -64,3 +64,11 @@ def test_admin_key_with_unstorable_text_is_a_400_naming_the_field(
 def test_feedback_with_nul_is_a_400(keyed: Gateway, fields: dict[str, Any], field: str) -> None:
     error = _refused(httpx.post(f"{keyed.url}/v1/feedback", json=fields, headers=ADMIN, timeout=10))
     assert field in error["message"]
+
+
+@pytest.mark.parametrize("key_id", ["%00", "key_%00", "k" * 65])
+def test_a_key_id_no_key_can_have_is_a_404(keyed: Gateway, key_id: str) -> None:
+    for method, path in (("GET", ""), ("POST", "/revoke"), ("GET", "/spend")):
+        response = httpx.request(method, f"{keyed.url}/admin/keys/{key_id}{path}", headers=ADMIN, timeout=10)
+        assert response.status_code == 404, (method, path, response.text)
+        validate(response.json(), "ErrorResponse")
