@@ -24,6 +24,7 @@ from router.keys.redisguard import RedisGuard
 from router.keys.store import KeyStore
 from router.pipeline import RequestContext, Shortcut
 from router.providers.base import Usage
+from router.providers.openai_out import DONE_FRAME
 from router.settings import Settings
 from router.tokens import estimate_prompt_tokens
 
@@ -250,7 +251,7 @@ class KeyService:
         body = ctx.state.get("cache_body")
         frames: list[bytes] | None = ctx.state.get("cache_frames")
         if ctx.stream:
-            if not frames or frames[-1] != b"data: [DONE]\n\n":
+            if not frames or not frames[-1].endswith(DONE_FRAME):  # complete: it ends with [DONE]
                 return
         elif body is None:
             return

@@ -161,12 +161,13 @@ def upstream_error_from(
 class OpenAIStreamTranslator:
     """Passes OpenAI SSE events through, reading usage and text length on the way."""
 
-    __slots__ = ("_buffer", "_call", "_provider", "error", "text_chars", "usage")
+    __slots__ = ("_buffer", "_call", "_done", "_provider", "error", "text_chars", "usage")
 
     def __init__(self, call: Call, provider_name: str) -> None:
         self._call = call
         self._provider = provider_name
         self._buffer = b""
+        self._done = False
         self.usage: Usage | None = None
         self.error: UpstreamError | None = None
         self.text_chars = 0
@@ -220,8 +221,13 @@ class OpenAIStreamTranslator:
 
     def _payload(self, payload: bytes | memoryview) -> bool:
         """Read one event's JSON for usage, text length and errors; False when it is not to be passed on."""
-        if payload == b"[DONE]" or self.error is not None:
+        if self.error is not None:
             return False
+        if payload == b"[DONE]":
+            # Passed on where it came, usually in the stream's last read: that read leaves in one write, with no
+            # write of its own for the [DONE] that `finish` would otherwise add.
+            self._done = True
+            return True
         try:
             chunk = _chunk_decoder.decode(payload)
         except msgspec.DecodeError:
@@ -244,7 +250,8 @@ class OpenAIStreamTranslator:
         return True
 
     def finish(self) -> list[bytes]:
-        return [DONE_FRAME]
+        """What ends the stream after the upstream's end: `[DONE]`, unless the upstream sent it (passed on)."""
+        return [] if self._done else [DONE_FRAME]
 
 
 class OpenAICompatAdapter:

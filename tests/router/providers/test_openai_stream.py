@@ -36,10 +36,21 @@ def test_events_split_across_reads_are_joined_and_nothing_is_lost() -> None:
     frames: list[bytes] = []
     for at in range(0, len(stream), 7):
         frames += translator.feed(stream[at : at + 7])
-    # the usage-only event (the client did not ask for usage) and [DONE] (finish() adds it) are not passed on
-    assert b"".join(frames) == _event("one") + _event("two")
+    # the usage-only event (the client did not ask for usage) is not passed on; [DONE] is, where it came
+    assert b"".join(frames) == _event("one") + _event("two") + b"data: [DONE]\n\n"
+    assert translator.finish() == []  # no second [DONE]
     assert translator.usage is not None and translator.usage.completion_tokens == 4
     assert translator.text_chars == 6
+
+
+def test_the_last_read_with_done_leaves_whole_and_done_is_added_only_when_missing() -> None:
+    translator = _translator()
+    last_read = _event("end") + b"data: [DONE]\n\n"
+    assert translator.feed(last_read) == [last_read]  # one frame: one write, [DONE] in it
+    assert translator.finish() == []
+    cut_short = _translator()
+    assert cut_short.feed(_event("end")) == [_event("end")]
+    assert cut_short.finish() == [b"data: [DONE]\n\n"]  # the upstream never sent it: the client still gets it
 
 
 def test_other_events_are_reframed_around_the_ones_passed_as_they_came() -> None:
