@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from router.errors import InvalidRequest, NotFound, PermissionDenied, ServiceUnavailable
 from router.feedback.schema import feedback
 from router.gateway import Gateway
-from router.log.schema import requests
+from router.log.schema import ID_LENGTH, requests
 from router.pipeline import Pipeline, RequestContext
 from router.wire.text import NO_NUL, ONE_LINE
 
@@ -30,7 +30,7 @@ _UNSET = object()
 
 
 class FeedbackIn(msgspec.Struct, forbid_unknown_fields=True):
-    request_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=ONE_LINE)]
+    request_id: Annotated[str, msgspec.Meta(min_length=1, max_length=ID_LENGTH, pattern=ONE_LINE)]
     score: float | bool | str
     source: Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=ONE_LINE)] = "api"
     label: Annotated[str, msgspec.Meta(max_length=200, pattern=ONE_LINE)] | None = None

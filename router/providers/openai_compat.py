@@ -25,7 +25,7 @@ from router.providers.base import (
     status_is_retryable,
 )
 from router.providers.cache_control import CACHE_MARK, strip_cache_control
-from router.providers.openai_out import sse_data
+from router.providers.openai_out import DONE_FRAME, sse_data
 from router.settings import ProviderConfig
 from router.upstream import UpstreamRequest
 
@@ -101,8 +101,6 @@ class _ErrorEnvelope(msgspec.Struct):
 _completion_decoder = msgspec.json.Decoder(_Completion)
 _chunk_decoder = msgspec.json.Decoder(_Chunk)
 _error_decoder = msgspec.json.Decoder(_ErrorEnvelope)
-
-DONE_FRAME = b"data: [DONE]\n\n"
 
 
 def upstream_error_from(
