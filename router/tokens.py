@@ -15,12 +15,38 @@ from typing import Any
 _PIECES = re.compile(r"[A-Za-z]{1,4}|\d{1,3}|[^\sA-Za-z\d]|\s+(?=\S)")
 
 
+def _class_table(mapping: dict[str, bytes], default: bytes) -> bytes:
+    return bytes((mapping.get(chr(byte), default))[0] for byte in range(256))
+
+
+_WHITESPACE = {chr(byte): b" " for byte in range(128) if chr(byte).isspace()}
+_LETTERS = {c: b"a" for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"}
+_DIGITS = {c: b"d" for c in "0123456789"}
+# ASCII byte -> its class in _PIECES: letter "a", digit "d", whitespace " ", anything else "."
+_CLASSES = _class_table({**_WHITESPACE, **_LETTERS, **_DIGITS}, b".")
+_ONLY_LETTERS = _class_table({"a": b"a"}, b" ")  # class bytes -> letter runs between spaces
+_ONLY_DIGITS = _class_table({"d": b"d"}, b" ")
+_SPACE_OR_NOT = _class_table({" ": b" "}, b"x")
+
+
+def _ascii_pieces(text: str) -> int:
+    """`len(_PIECES.findall(text))` for ASCII text by a few passes of bytes methods: ~20x faster on a long prompt
+    (a 2,000-token prompt took ~0.3 ms of the event loop by regex). A letter run of L counts ceil(L / 4): padded
+    with three letters, it holds (L + 3) // 4 non-overlapping "aaaa"; digits likewise by three."""
+    classes = text.encode("ascii").translate(_CLASSES)
+    # a whitespace run counts when a non-space follows it: its last space is then followed by one
+    spaces = classes.translate(_SPACE_OR_NOT).count(b" x")
+    letters = (classes.translate(_ONLY_LETTERS) + b" ").replace(b"a ", b"aaaa ").count(b"aaaa")
+    digits = (classes.translate(_ONLY_DIGITS) + b" ").replace(b"d ", b"ddd ").count(b"ddd")
+    return letters + digits + classes.count(b".") + spaces
+
+
 def estimate_text_tokens(text: str) -> int:
     if not text:
         return 0
     if len(text) > 20_000:
         return len(text) // 4
-    return len(_PIECES.findall(text))
+    return _ascii_pieces(text) if text.isascii() else len(_PIECES.findall(text))
 
 
 def content_text(content: Any) -> str:

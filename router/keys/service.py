@@ -170,7 +170,8 @@ class KeyService:
         key: VirtualKey | None = ctx.key
         if key is None or ctx.route is None or (key.tpm is None and key.budget_usd is None):
             return
-        prompt = estimate_prompt_tokens(ctx.messages)
+        needs = ctx.route.needs  # routing estimated the prompt already
+        prompt = needs.prompt_tokens if needs is not None else estimate_prompt_tokens(ctx.messages)
         body = ctx.body
         out = body.get("max_completion_tokens") or body.get("max_tokens")
         if not isinstance(out, int) or out <= 0:
