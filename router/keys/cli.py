@@ -7,23 +7,27 @@ import sys
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
+from router.wire.text import name_problem
+
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("keys", help="virtual keys: create, list, revoke")
     parser.add_argument("--config")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     create = actions.add_parser("create", help="create a key (its secret is printed once)")
-    create.add_argument("--name", required=True)
+    create.add_argument("--name", required=True, type=_name)
     create.add_argument("--budget-usd", type=_money)
     create.add_argument("--budget-period", choices=["day", "month", "total"], default="month")
     create.add_argument("--rpm", type=_positive, help="requests per minute")
     create.add_argument("--tpm", type=_positive, help="tokens per minute")
-    create.add_argument("--models", nargs="+", default=[], help="models the key may use (default: all)")
+    create.add_argument(
+        "--models", nargs="+", type=_name, default=[], help="models the key may use (default: all)"
+    )
     create.add_argument(
         "--expires", type=_when, help="expiry, ISO 8601 (e.g. 2027-01-31 or 2027-01-31T12:00Z)"
     )
     create.add_argument(
-        "--scope", help="cache scope: keys sharing it share cached answers (default: the key)"
+        "--scope", type=_name, help="cache scope: keys sharing it share cached answers (default: the key)"
     )
     revoke = actions.add_parser("revoke", help="revoke a key by id")
     revoke.add_argument("key_id")
@@ -33,6 +37,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         # `tiergate keys create --config F ...` as well as `tiergate keys --config F create ...`
         action.add_argument("--config", default=argparse.SUPPRESS)
     parser.set_defaults(func=run)
+
+
+def _name(text: str) -> str:
+    problem = name_problem(text)  # the admin API's rule (router/wire/text.py): what either database stores
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
+    return text
 
 
 def _money(text: str) -> Decimal:

@@ -11,10 +11,11 @@ from typing import Annotated
 
 import msgspec
 
-# One line of printable text: no control characters (NUL, tabs, newlines, escapes, DEL).
-ONE_LINE = r"^[^\x00-\x1f\x7f]*$"
+# One line of printable text: no control characters (NUL, tabs, newlines, escapes, DEL). The end is "nothing
+# follows" rather than `$`, which in Python also matches before a final line feed ("name\n" passed).
+ONE_LINE = r"^[^\x00-\x1f\x7f]*(?![\s\S])"
 # Any text but NUL (comments keep their newlines and tabs).
-NO_NUL = r"^[^\x00]*$"
+NO_NUL = r"^[^\x00]*(?![\s\S])"
 
 NAME_LENGTH = 200  # the keys table's name and scope columns (router/keys/schema.py)
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=NAME_LENGTH, pattern=ONE_LINE)]

@@ -37,6 +37,7 @@ def _refused(response: httpx.Response) -> dict[str, Any]:
     [
         ({"name": "a\u0000b"}, "name"),
         ({"name": "two\nlines"}, "name"),
+        ({"name": "trailing line feed\n"}, "name"),
         ({"name": "n" * 201}, "name"),
         ({"name": "ok", "models": ["gpt-4o", "m\u0000"]}, "models[1]"),
         ({"name": "ok", "scope": "s\u0000"}, "scope"),
@@ -57,11 +58,14 @@ def test_admin_key_with_unstorable_text_is_a_400_naming_the_field(
     [
         ({"request_id": "r\u00001", "score": 1}, "request_id"),
         ({"request_id": "r1", "score": 1, "source": "s\u0000"}, "source"),
+        ({"request_id": "r1\n", "score": 1}, "request_id"),
         ({"request_id": "r1", "score": 1, "label": "l\u0000"}, "label"),
         ({"request_id": "r1", "score": 1, "comment": "a\u0000b"}, "comment"),
     ],
 )
-def test_feedback_with_nul_is_a_400(keyed: Gateway, fields: dict[str, Any], field: str) -> None:
+def test_feedback_with_nul_or_a_line_feed_in_a_one_line_field_is_a_400(
+    keyed: Gateway, fields: dict[str, Any], field: str
+) -> None:
     error = _refused(httpx.post(f"{keyed.url}/v1/feedback", json=fields, headers=ADMIN, timeout=10))
     assert field in error["message"]
 

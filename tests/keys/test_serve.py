@@ -108,3 +108,18 @@ def test_keys_cli_create_list_revoke(sim: Sim, tmp_path: Path) -> None:
     assert revoked.returncode == 0 and "revoked" in revoked.stderr
     assert "revoked" in tiergate("keys", "--config", str(path), "list").stdout
     assert tiergate("keys", "--config", str(path), "revoke", "key_nope").returncode == 1
+
+
+def test_keys_cli_refuses_a_name_no_database_can_store(sim: Sim, tmp_path: Path) -> None:
+    path = tmp_path / "tiergate.yaml"
+    path.write_text(yaml.safe_dump(_config(sim, tmp_path)))
+    for flag, value, said in (
+        ("--name", "n" * 201, "is at most 200 characters"),
+        ("--name", "two\nlines", "is one line of printable text"),
+        ("--scope", "s\tt", "is one line of printable text"),
+        ("--models", "gpt-4o\n", "is one line of printable text"),
+    ):
+        args = ["keys", "--config", str(path), "create", "--name", "ok", flag, value]
+        refused = tiergate(*args)
+        assert refused.returncode == 2 and said in refused.stderr, refused.stderr
+    assert "ok" not in tiergate("keys", "--config", str(path), "list").stdout.split("\n", 1)[1]
