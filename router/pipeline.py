@@ -89,6 +89,11 @@ class RequestContext:
         messages = self.body.get("messages")
         return messages if isinstance(messages, list) else []
 
+    def prompt_estimate(self) -> int:
+        """The prompt's local token estimate: routing's when it counted it (it always does), else counted now."""
+        needs = self.route.needs if self.route is not None else None
+        return needs.prompt_tokens if needs is not None else estimate_prompt_tokens(self.messages)
+
 
 @dataclass(slots=True)
 class Shortcut:
@@ -209,7 +214,7 @@ class Pipeline:
         if outcome.usage is None:
             # No usage from the provider: count locally and say the figure is an estimate.
             outcome.usage = Usage(
-                prompt_tokens=estimate_prompt_tokens(ctx.messages), completion_tokens=outcome.text_chars // 4
+                prompt_tokens=ctx.prompt_estimate(), completion_tokens=outcome.text_chars // 4
             )
             outcome.estimated = True
         outcome.cost = request_cost(outcome.model.price, outcome.usage)

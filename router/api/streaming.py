@@ -167,7 +167,7 @@ async def translated(
     opened = source.opened
     try:
         async for frame in source.frames:
-            got_through += frame.count(SSE_END)
+            got_through += event_count((frame,))
             for event in events.feed(frame):
                 yield event
     finally:

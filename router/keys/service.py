@@ -26,7 +26,6 @@ from router.pipeline import RequestContext, Shortcut
 from router.providers.base import Usage
 from router.providers.openai_out import DONE_FRAME
 from router.settings import Settings
-from router.tokens import estimate_prompt_tokens
 
 log = logging.getLogger("tiergate.keys")
 
@@ -170,8 +169,7 @@ class KeyService:
         key: VirtualKey | None = ctx.key
         if key is None or ctx.route is None or (key.tpm is None and key.budget_usd is None):
             return
-        needs = ctx.route.needs  # routing estimated the prompt already
-        prompt = needs.prompt_tokens if needs is not None else estimate_prompt_tokens(ctx.messages)
+        prompt = ctx.prompt_estimate()
         body = ctx.body
         out = body.get("max_completion_tokens") or body.get("max_tokens")
         if not isinstance(out, int) or out <= 0:
