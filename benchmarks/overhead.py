@@ -1,9 +1,9 @@
 """Gateway overhead, measured side by side: the sim directly, the floor, tiergate and LiteLLM's proxy.
 
-One run starts every server as its own process (uvicorn + uvloop + httptools, one
-worker each), then walks the scenario matrix with the targets interleaved (their
-order rotates from cell to cell), repeats it `--runs` times and reports medians
-with their spread. Load: wrk (non-streaming) and benchmarks/stream_client.py
+One run starts every server as its own process (uvicorn + uvloop + httptools with
+router.server_protocol's head-holding transport, one worker each), then walks the
+scenario matrix with the targets interleaved (their order rotates from cell to
+cell), repeats it `--runs` times and reports medians with their spread. Load: wrk (non-streaming) and benchmarks/stream_client.py
 (streams, for the time to first byte). Everything stays on 127.0.0.1.
 
     python -m benchmarks.overhead                # the README's table
@@ -32,7 +32,15 @@ from benchmarks.workload import SLOW_STREAM_CHUNK_MS, SLOW_STREAM_MATCH, Scenari
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
-UVICORN = ["--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]
+UVICORN = [
+    "--loop",
+    "uvloop",
+    "--http",
+    "router.server_protocol:HeadHoldingProtocol",
+    "--no-access-log",
+    "--log-level",
+    "warning",
+]
 GRANIAN = ["--interface", "asgi", "--host", "127.0.0.1", "--loop", "uvloop", "--no-ws", "--no-access-log"]
 GRANIAN += ["--log-level", "warning"]
 

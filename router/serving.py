@@ -9,6 +9,8 @@ from typing import Any
 
 import uvicorn
 
+from router.server_protocol import HeadHoldingProtocol
+
 
 def bind_free_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -31,7 +33,7 @@ class ServerThread:
             log_level=options.pop("log_level", "warning"),
             lifespan="on",
             loop="uvloop",
-            http="httptools",
+            http=HeadHoldingProtocol,
             timeout_graceful_shutdown=options.pop("timeout_graceful_shutdown", 5),
             **options,
         )

@@ -24,6 +24,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from router.server_protocol import HeadHoldingProtocol
+
     try:
         settings = load_settings(args.config)
     except ConfigError as exc:
@@ -60,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         port=port,
         workers=workers,
         loop="uvloop",
-        http="httptools",
+        http=HeadHoldingProtocol,
         log_level="warning",
         # tiergate's own access log is `observability.access_log`; uvicorn's, even with its logger silenced,
         # formats the client address and quoted path of every response before the level check.

@@ -34,6 +34,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from router.server_protocol import HeadHoldingProtocol
     from router.sim.app import create_sim_app
     from router.sim.config import sim_config
 
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         loop="uvloop",
-        http="httptools",
+        http=HeadHoldingProtocol,
         log_level="warning",
     )
     return 0
