@@ -4,8 +4,8 @@ Same ASGI server as tiergate (uvicorn, uvloop, httptools with router.server_prot
 head-holding transport, one worker), one raw ASGI handler, one shared aiohttp
 session, and no logic: the client's body goes to one fixed upstream URL
 ($FLOOR_UPSTREAM) byte for byte, and the response comes back as it arrives
-(streams chunk by chunk). Whatever tiergate costs above
-this is the price of what it does (parsing, routing, accounting, logging).
+(streams chunk by chunk). Whatever tiergate costs above this is the price of what
+it does (parsing, routing, accounting, logging).
 
     FLOOR_UPSTREAM=http://127.0.0.1:9090/openai/v1/chat/completions \\
         uvicorn benchmarks.floor:app --loop uvloop \\

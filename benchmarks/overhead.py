@@ -3,8 +3,9 @@
 One run starts every server as its own process (uvicorn + uvloop + httptools with
 router.server_protocol's head-holding transport, one worker each), then walks the
 scenario matrix with the targets interleaved (their order rotates from cell to
-cell), repeats it `--runs` times and reports medians with their spread. Load: wrk (non-streaming) and benchmarks/stream_client.py
-(streams, for the time to first byte). Everything stays on 127.0.0.1.
+cell), repeats it `--runs` times and reports medians with their spread. Load: wrk
+(non-streaming) and benchmarks/stream_client.py (streams, for the time to first
+byte). Everything stays on 127.0.0.1.
 
     python -m benchmarks.overhead                # the README's table
     python -m benchmarks.overhead --setup-peers  # first create LiteLLM's own venv
@@ -29,14 +30,15 @@ from benchmarks.load import LoadResult, run_stream_client, run_wrk, wrk_availabl
 from benchmarks.procs import Server, cpu_seconds, free_port, post, rss_mib, settle
 from benchmarks.report import render, summarise
 from benchmarks.workload import SLOW_STREAM_CHUNK_MS, SLOW_STREAM_MATCH, Scenario, scenarios, slow_stream_body
+from router.server_protocol import PROTOCOL_PATH, UVICORN_SERVER
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 UVICORN = [
     "--loop",
-    "uvloop",
+    UVICORN_SERVER["loop"],
     "--http",
-    "router.server_protocol:HeadHoldingProtocol",
+    PROTOCOL_PATH,
     "--no-access-log",
     "--log-level",
     "warning",

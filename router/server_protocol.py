@@ -77,7 +77,12 @@ class HeadHoldingTransport:
 
 
 class HeadHoldingProtocol(HttpToolsProtocol):
-    """`uvicorn.run(..., http=HeadHoldingProtocol)` or `--http router.server_protocol:HeadHoldingProtocol`."""
-
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(cast(asyncio.Transport, HeadHoldingTransport(transport, self.loop)))
+
+
+# The server every tiergate process runs, stated once so that `tiergate serve`, `tiergate sim`, the test servers
+# and the benchmark's floor cannot drift apart: `uvicorn.run(app, **UVICORN_SERVER, ...)`, or on uvicorn's command
+# line `--loop uvloop --http <PROTOCOL_PATH>`.
+UVICORN_SERVER: dict[str, Any] = {"loop": "uvloop", "http": HeadHoldingProtocol}
+PROTOCOL_PATH = f"{HeadHoldingProtocol.__module__}:{HeadHoldingProtocol.__qualname__}"

@@ -9,7 +9,7 @@ from typing import Any
 
 import uvicorn
 
-from router.server_protocol import HeadHoldingProtocol
+from router.server_protocol import UVICORN_SERVER
 
 
 def bind_free_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
@@ -32,8 +32,7 @@ class ServerThread:
             app,
             log_level=options.pop("log_level", "warning"),
             lifespan="on",
-            loop="uvloop",
-            http=HeadHoldingProtocol,
+            **UVICORN_SERVER,
             timeout_graceful_shutdown=options.pop("timeout_graceful_shutdown", 5),
             **options,
         )

@@ -24,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from router.server_protocol import HeadHoldingProtocol
+    from router.server_protocol import UVICORN_SERVER
 
     try:
         settings = load_settings(args.config)
@@ -61,8 +61,7 @@ def run(args: argparse.Namespace) -> int:
         host=host,
         port=port,
         workers=workers,
-        loop="uvloop",
-        http=HeadHoldingProtocol,
+        **UVICORN_SERVER,
         log_level="warning",
         # tiergate's own access log is `observability.access_log`; uvicorn's, even with its logger silenced,
         # formats the client address and quoted path of every response before the level check.

@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from router.server_protocol import HeadHoldingProtocol
+    from router.server_protocol import UVICORN_SERVER
     from router.sim.app import create_sim_app
     from router.sim.config import sim_config
 
@@ -47,8 +47,7 @@ def run(args: argparse.Namespace) -> int:
         create_sim_app(args.latency_ms, args.chunk_ms, args.keep_attempts),
         host=args.host,
         port=args.port,
-        loop="uvloop",
-        http=HeadHoldingProtocol,
+        **UVICORN_SERVER,
         log_level="warning",
     )
     return 0
