@@ -60,10 +60,6 @@ class Attempt:
         }
 
 
-def sent_count(attempts: list[Attempt]) -> int:
-    return sum(1 for a in attempts if not a.skipped)
-
-
 @dataclass(slots=True)
 class Completed:
     model: Model

@@ -124,13 +124,12 @@ class Gateway:
     async def route(
         self, request: ChatRequest, messages: list[dict[str, Any]], controls: Controls = NO_CONTROLS
     ) -> Route:
-        needs = needs_of(request, messages)
         routing = self.settings.routing
         if request.model != "auto":
             model = self.index.resolve(request.model)
             if model is None:
                 raise ModelNotFound(f"The model `{request.model}` does not exist", param="model")
-            limit = needs.max_output
+            limit = request.output_limit()
             if limit is not None and limit > model.config.max_output:
                 raise InvalidRequest(
                     f"max_tokens {limit} exceeds {model.name}'s limit of {model.config.max_output} output tokens",
@@ -141,10 +140,14 @@ class Gateway:
                     f"model {request.model!r} is not among the models allowed by {controls.models_param}",
                     param=controls.models_param,
                 )
-            route = Route(request.model, model.tier, "explicit", [model], needs=needs)
+            route = Route(request.model, model.tier, "explicit", [model])
             if controls.max_cost_usd is not None:
+                # An explicit model needs no prompt count to be routed: it is counted only for a cost cap (and,
+                # later, where a key's limits or a missing usage ask for it; RequestContext.prompt_estimate).
+                route.needs = needs_of(request, messages)
                 self._check_cost(route, controls)
             return route
+        needs = needs_of(request, messages)
         started = time.perf_counter()
         difficulty: float | None = None
         reasoning: float | None = None

@@ -23,7 +23,7 @@ import msgspec
 from pricing.cost import request_cost
 from router.catalog import Model
 from router.controls import parse_controls
-from router.dispatch import Attempt, Completed, OpenStream, sent_count
+from router.dispatch import Attempt, Completed, OpenStream
 from router.errors import AllProvidersFailed, GatewayError, UpstreamError
 from router.gateway import Gateway, Route
 from router.providers.base import Call, Usage
@@ -32,6 +32,7 @@ from router.wire.chat import ChatRequest
 from router.wire.json import convert_body, decode_body
 
 _encoder = msgspec.json.Encoder()
+_NO_USAGE = Usage()  # read only
 
 log = logging.getLogger("tiergate.request")
 
@@ -83,6 +84,7 @@ class RequestContext:
     upstream_headers: dict[str, str] = field(default_factory=dict)
     # the id came from the client's x-request-id: it may repeat, so the log writer checks it (router/log/writer.py)
     id_from_client: bool = False
+    prompt_tokens: int | None = None  # the prompt's estimate once counted (prompt_estimate)
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -90,9 +92,14 @@ class RequestContext:
         return messages if isinstance(messages, list) else []
 
     def prompt_estimate(self) -> int:
-        """The prompt's local token estimate: routing's when it counted it (it always does), else counted now."""
+        """The prompt's local token estimate: routing's when it counted it (`auto` and a cost cap do), else
+        counted now, once."""
         needs = self.route.needs if self.route is not None else None
-        return needs.prompt_tokens if needs is not None else estimate_prompt_tokens(self.messages)
+        if needs is not None:
+            return needs.prompt_tokens
+        if self.prompt_tokens is None:
+            self.prompt_tokens = estimate_prompt_tokens(self.messages)
+        return self.prompt_tokens
 
 
 @dataclass(slots=True)
@@ -247,23 +254,33 @@ class Pipeline:
         self.gateway.writer.submit(row, client_id=ctx.id_from_client)
 
     def log_row(self, ctx: RequestContext) -> dict[str, Any]:
-        outcome, route = ctx.outcome, ctx.route
-        usage = outcome.usage or Usage()
+        # Built on the event loop for every request: locals and one pass over the attempts, not repeated lookups.
+        outcome, route, gateway = ctx.outcome, ctx.route, self.gateway
+        usage = outcome.usage or _NO_USAGE
         model = outcome.model
-        last = next((a for a in reversed(outcome.attempts) if not a.skipped), None)
-        store_text = self.gateway.settings.log.store_text
+        last: Attempt | None = None
+        attempts: list[dict[str, object]] = []
+        sent = 0  # attempts sent (a skipped one was not)
+        for attempt in outcome.attempts:
+            attempts.append(attempt.as_dict())
+            if not attempt.skipped:
+                last = attempt
+                sent += 1
+        store_text = gateway.settings.log.store_text
         error = outcome.error
         messages = ctx.messages
         encoded = _encoder.encode(messages) if messages else None
         error_type = None
         if error is not None:
             error_type = error.error_type if isinstance(error, UpstreamError) else (error.code or error.type)
+        requested = ctx.body.get("model")
+        scorer = gateway.scorer
         return {
             "id": ctx.request_id,
             "created_at": datetime.now(UTC),
             "endpoint": ctx.endpoint,
             "key_id": getattr(ctx.key, "id", None),
-            "requested_model": str(ctx.body.get("model")) if ctx.body.get("model") is not None else None,
+            "requested_model": str(requested) if requested is not None else None,
             "tier": route.tier if route else None,
             "tier_source": route.tier_source if route else None,
             "difficulty": route.difficulty if route else None,
@@ -272,8 +289,8 @@ class Pipeline:
             "model": model.name if model else None,
             "provider": last.provider if last else None,
             "deployment": last.deployment if last else None,
-            "attempts": [a.as_dict() for a in outcome.attempts],
-            "attempt_count": sent_count(outcome.attempts),
+            "attempts": attempts,
+            "attempt_count": sent,
             "status": outcome.status,
             "http_status": outcome.http_status,
             "error_type": error_type,
@@ -292,8 +309,8 @@ class Pipeline:
             "cache_hit": outcome.cache_hit,
             "stream_broke_at": outcome.broke_at,
             "prompt_hash": hashlib.sha256(encoded).hexdigest() if encoded else None,
-            "policy_version": self.gateway.policy_version,
-            "classifier_version": self.gateway.scorer.version if self.gateway.scorer else None,
+            "policy_version": gateway.policy_version,
+            "classifier_version": scorer.version if scorer else None,
             "prompt_text": encoded.decode() if store_text and encoded else None,
             "completion_text": outcome.completion_text if store_text else None,
         }

@@ -51,7 +51,8 @@ async def install(app: Any, gateway: Gateway, pipeline: Pipeline) -> Callable[[]
         )
 
     async def reserve(ctx: RequestContext) -> Shortcut | None:
-        await service.on_routed_reserve(ctx)
+        if ctx.key is not None:  # a request without a key reserves nothing: no coroutine for it
+            await service.on_routed_reserve(ctx)
         return None
 
     # After the console and logging hooks (they insert themselves first): auth sees their headers.

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -103,7 +103,7 @@ class KeyService:
         key: VirtualKey | None = ctx.key
         return OPEN_SCOPE if key is None else key.cache_scope
 
-    async def check_models(self, ctx: RequestContext) -> None:
+    def check_models(self, ctx: RequestContext) -> None:
         key: VirtualKey | None = ctx.key
         if key is None or not key.models or ctx.route is None:
             return
@@ -118,7 +118,7 @@ class KeyService:
         ctx.route.candidates = allowed
 
     async def on_routed_cache(self, ctx: RequestContext) -> Shortcut | None:
-        await self.check_models(ctx)
+        self.check_models(ctx)
         cache = self.cache
         if cache is None or ctx.route is None or not ctx.route.candidates:
             return None
@@ -224,7 +224,14 @@ class KeyService:
 
     # --- on_finish ----------------------------------------------------------------------------
 
-    async def on_finish(self, ctx: RequestContext) -> None:
+    def on_finish(self, ctx: RequestContext) -> Awaitable[None] | None:
+        """Settle the key's limits and budget, store the answer in the cache. Without a key or a cache entry to
+        write there is nothing to do, and the hook returns no coroutine (the common open-mode request)."""
+        if ctx.key is None and "cache_key" not in ctx.state:
+            return None
+        return self._settle(ctx)
+
+    async def _settle(self, ctx: RequestContext) -> None:
         key: VirtualKey | None = ctx.key
         outcome = ctx.outcome
         try:
