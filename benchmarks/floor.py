@@ -9,7 +9,7 @@ it does (parsing, routing, accounting, logging).
 
     FLOOR_UPSTREAM=http://127.0.0.1:9090/openai/v1/chat/completions \\
         uvicorn benchmarks.floor:app --loop uvloop \\
-        --http router.server_protocol:HeadHoldingProtocol --no-access-log
+        --http router.server_protocol:HeadHoldingProtocol --no-access-log --no-proxy-headers
 """
 
 from __future__ import annotations

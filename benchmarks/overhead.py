@@ -34,12 +34,15 @@ from router.server_protocol import PROTOCOL_PATH, UVICORN_SERVER
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
+# The floor's server command line: what `tiergate serve` runs (router/commands/serve.py), access log and
+# proxy-headers middleware off included, so the floor never pays for something tiergate skips.
 UVICORN = [
     "--loop",
     UVICORN_SERVER["loop"],
     "--http",
     PROTOCOL_PATH,
     "--no-access-log",
+    "--no-proxy-headers",
     "--log-level",
     "warning",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 
 from router.providers.base import Call
 from router.providers.openai_compat import OpenAIStreamTranslator
@@ -92,3 +93,75 @@ def test_an_event_whose_json_spans_several_data_lines_is_read_whole_and_sent_as_
     assert json.loads(events[0][6:]) == chunk
     assert events[1] + b"\n\n" == _event("!")
     assert translator.text_chars == len("multi\nline") + 1
+
+
+class _EventByEvent(OpenAIStreamTranslator):
+    """The translator with its whole-read shortcut off: every read goes through the event-by-event path."""
+
+    __slots__ = ()
+
+    def _whole_events(self, buffer: bytes) -> list[bytes] | None:
+        return None
+
+
+def _random_event(rng: random.Random) -> str:
+    def chunk(content: str | None = "w", usage: bool = False, choices: bool = True) -> str:
+        body: dict[str, object] = {"id": "c", "choices": [{"delta": {"content": content}}] if choices else []}
+        if usage:
+            body["usage"] = {"prompt_tokens": 3, "completion_tokens": 4}
+        return json.dumps(body, separators=rng.choice([(",", ":"), (", ", ": ")]))
+
+    if rng.random() < 0.6:  # most events are plain content chunks, as in a real stream
+        return "data: " + chunk(rng.choice(["hi", "a\nb", "", None, "data: [DONE]", "é"]))
+    return rng.choice(
+        [
+            "data: " + chunk(usage=True, choices=False),
+            "data: " + chunk("x", usage=True),
+            ": keep-alive",
+            "event: message\ndata: " + chunk("y"),
+            "data: " + chunk("z").replace(",", ",\ndata: ", 1),
+            "data: [DONE]",
+            "data: {bad json",
+            'data: {"error": {"message": "boom"}}',
+            "data:" + chunk("no space"),
+            "",
+            'data: {"choices": []}, {"choices": []}',
+            "data: 123",
+        ]
+    )
+
+
+def _outcome(translator: OpenAIStreamTranslator, stream: bytes, cuts: list[int]) -> tuple[object, ...]:
+    frames: list[bytes] = []
+    for start, stop in zip([0, *cuts], [*cuts, len(stream)], strict=True):
+        frames += translator.feed(stream[start:stop])
+    if translator.error is None:
+        frames += translator.finish()
+    error = translator.error
+    return (
+        b"".join(frames),
+        translator.text_chars,
+        translator.usage,
+        error and error.message,
+        error and error.error_type,
+    )
+
+
+def test_the_whole_read_shortcut_says_exactly_what_the_event_by_event_path_says() -> None:
+    # Random streams of every event shape (and CRLF, partial tails, random read cuts): the same bytes out, the
+    # same text length, usage and error, whichever path read them.
+    rng = random.Random(7)
+    shortcut_taken = 0
+    for _ in range(2000):
+        events = [_random_event(rng) for _ in range(rng.randint(0, 10))]
+        if rng.random() < 0.5:
+            events.append("data: [DONE]")
+        text = "".join(event + "\n\n" for event in events) + ("data: partial" if rng.random() < 0.2 else "")
+        stream = (text.replace("\n", "\r\n") if rng.random() < 0.1 else text).encode()
+        cuts = sorted(rng.randint(0, len(stream)) for _ in range(rng.randint(0, 3)))
+        wants_usage = rng.random() < 0.5
+        fast, slow = _translator(wants_usage), _EventByEvent(_translator(wants_usage)._call, "openai")
+        shortcut_taken += bool(stream) and fast._whole_events(stream) is not None
+        fast = _translator(wants_usage)
+        assert _outcome(fast, stream, cuts) == _outcome(slow, stream, cuts), stream
+    assert shortcut_taken > 200  # the shortcut was exercised, not only the fallback
