@@ -211,7 +211,7 @@ class OpenAIStreamTranslator:
 
     def _whole_events(self, buffer: bytes) -> list[bytes] | None:
         """The common read at a C loop's pace: complete one-line `data:` events, an optional `[DONE]` last, their
-        JSON decoded as one array (one decoder call, not one per event: ~3x less CPU per stream). None for
+        JSON decoded as one array (one decoder call, not one per event: ~40% less CPU per stream). None for
         anything else (another event shape, a line feed inside an event, JSON that does not decode as chunks, an
         error event): the event-by-event path then reads it, so every rule stays in one place."""
         end = buffer.rfind(b"\n\n")
@@ -232,17 +232,24 @@ class OpenAIStreamTranslator:
             except msgspec.DecodeError:
                 return None
             # one element per event: a payload such as `{...}, {...}` would decode as two here, but not alone
-            if len(chunks) != len(payloads) or any(chunk.error is not None for chunk in chunks):
+            if len(chunks) != len(payloads):
                 return None
+        # Read into locals and kept only if no event is an error (that one the event-by-event path reads).
         dropped: list[int] = []
+        text_chars, usage = 0, None
         for at, chunk in enumerate(chunks):
+            if chunk.error is not None:
+                return None
             for choice in chunk.choices:
                 if choice.delta is not None and choice.delta.content:
-                    self.text_chars += len(choice.delta.content)
+                    text_chars += len(choice.delta.content)
             if chunk.usage is not None:
-                self.usage = chunk.usage.to_usage()
+                usage = chunk.usage
                 if not chunk.choices and not self._call.client_wants_usage:
                     dropped.append(at)
+        self.text_chars += text_chars
+        if usage is not None:
+            self.usage = usage.to_usage()
         self._done = self._done or done
         self._buffer = buffer[end + 2 :]
         if not dropped:
