@@ -24,7 +24,7 @@ def new_request_id() -> str:
     request log, whose primary key this is: random ids made every insert a walk to a random B-tree page, 40 us
     of writer CPU a row against 19 at the right edge in a 330k-row SQLite log, and the writer thread's page reads
     took the GIL from the event loop (-20% req/s at c=64). The random part comes from `random`, not the kernel: an
-    id is a name, not a secret (a request's log row and feedback are reached only with its key), and urandom cost
+    id is a name, not a secret (rating a request takes the key that made it, or the master key), and urandom cost
     a system call per request. `random` reseeds itself in a forked child, so workers never share a sequence."""
     return f"req_{time.time_ns() // 1_000_000:012x}{getrandbits(80):020x}"
 
