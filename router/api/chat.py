@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from random import getrandbits
 
 from router.api.asgi import Exchange, Receive, Scope, Send, read_body, send_bytes
-from router.api.streaming import event_count, send_sse
+from router.api.streaming import send_sse
 from router.dispatch import OpenStream
 from router.errors import render_error
 from router.log.schema import ID_LENGTH
@@ -43,24 +43,21 @@ def request_context(scope: Scope, endpoint: str) -> RequestContext:
 
 async def openai_frames(pipeline: Pipeline, ctx: RequestContext, opened: OpenStream) -> AsyncIterator[bytes]:
     """The stream as OpenAI SSE frames; an upstream break after the first byte ends it with an error event."""
-    sent = 0
     captured: list[bytes] | None = ctx.state.get("cache_frames")  # the response cache keeps a copy
     try:
         if opened.first_frames:
             if captured is not None:
                 captured.extend(opened.first_frames)
             yield b"".join(opened.first_frames)
-            sent += event_count(opened.first_frames)
         async for frames in opened.batches():
             if captured is not None:
                 captured.extend(frames)
             yield frames[0] if len(frames) == 1 else b"".join(frames)
-            sent += event_count(frames)
         if opened.error is not None:
             # The first byte is out: no silent switch to another model. Tell the client and stop.
             pipeline.fail(ctx, opened.error)
             ctx.outcome.http_status = 200
-            ctx.outcome.broke_at = sent
+            ctx.outcome.broke_at = opened.translator.events  # all it returned was sent before the break
             _, _, payload = render_error(opened.error)
             yield b"data: " + payload + b"\n\n"
     finally:

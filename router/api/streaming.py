@@ -141,15 +141,6 @@ class EventTranslator(Protocol):
     def feed(self, frame: bytes) -> Iterable[bytes]: ...
 
 
-# A frame may carry several SSE events (a read of whole events passes through as it came); each ends with this.
-SSE_END = b"\n\n"
-
-
-def event_count(frames: Iterable[bytes]) -> int:
-    """Upstream events in `frames` (what a broken stream's log row counts as got through)."""
-    return sum(frame.count(SSE_END) for frame in frames)
-
-
 async def translated(
     pipeline: Pipeline,
     ctx: RequestContext,
@@ -163,11 +154,9 @@ async def translated(
     the API's own words; no silent switch to another model once bytes are out)."""
     for event in events.start():
         yield event
-    got_through = 0
     opened = source.opened
     try:
         async for frame in source.frames:
-            got_through += event_count((frame,))
             for event in events.feed(frame):
                 yield event
     finally:
@@ -179,7 +168,7 @@ async def translated(
     if opened is not None and opened.error is not None:
         pipeline.fail(ctx, opened.error)
         ctx.outcome.http_status = 200
-        ctx.outcome.broke_at = got_through
+        ctx.outcome.broke_at = opened.translator.events  # every frame it returned was read before the break
         for event in on_break(opened.error, usage):
             yield event
         return

@@ -66,6 +66,7 @@ class AnthropicStreamTranslator:
         "_usage",
         "_writer",
         "error",
+        "events",
         "text_chars",
         "usage",
     )
@@ -82,6 +83,7 @@ class AnthropicStreamTranslator:
         self.usage: Usage | None = None
         self.error: UpstreamError | None = None
         self.text_chars = 0
+        self.events = 0  # each frame this translator writes is one event
 
     def feed(self, data: bytes) -> list[bytes]:
         events, self._buffer, bad = decode_sse(self._buffer + data, _event_decoder.decode)
@@ -91,6 +93,7 @@ class AnthropicStreamTranslator:
                 frames.extend(self._event(event))
         if bad and self.error is None:
             self.error = malformed(self._provider, "stream event")
+        self.events += len(frames)
         return frames
 
     def _event(self, event: wire.StreamEvent) -> list[bytes]:
@@ -170,6 +173,7 @@ class AnthropicStreamTranslator:
                 provider=self._provider,
                 error_type="stream_truncated",
             )
+            self.events += 1
             return [error_frame(error)]
         usage, prompt_total = usage_of(self._usage)
         self.usage = usage
@@ -177,4 +181,5 @@ class AnthropicStreamTranslator:
         if self._call.client_wants_usage:
             frames.append(self._writer.usage(usage_body(usage, prompt_total)))
         frames.append(DONE_FRAME)
+        self.events += len(frames)
         return frames

@@ -63,6 +63,9 @@ class StreamTranslator(Protocol):
     usage: Usage | None
     error: UpstreamError | None
     text_chars: int
+    # OpenAI events in the frames returned so far (a frame may hold several): what a stream that breaks has got
+    # through, for its log row, counted where the events are read rather than by scanning the bytes again
+    events: int
 
     def feed(self, data: bytes) -> list[bytes]: ...
 

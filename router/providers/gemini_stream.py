@@ -95,6 +95,7 @@ class GeminiStreamTranslator:
         "_provider",
         "_writer",
         "error",
+        "events",
         "text_chars",
         "usage",
     )
@@ -110,6 +111,7 @@ class GeminiStreamTranslator:
         self.usage: Usage | None = None
         self.error: UpstreamError | None = None
         self.text_chars = 0
+        self.events = 0  # each frame this translator writes is one event
 
     def feed(self, data: bytes) -> list[bytes]:
         events, self._buffer, bad = decode_sse(self._buffer + data, _decode_object)
@@ -119,6 +121,7 @@ class GeminiStreamTranslator:
                 frames.extend(self._response(event))
         if bad and self.error is None:
             self.error = malformed(self._provider, "stream event")
+        self.events += len(frames)
         return frames
 
     def _response(self, payload: dict[str, Any]) -> list[bytes]:
@@ -177,9 +180,11 @@ class GeminiStreamTranslator:
                 provider=self._provider,
                 error_type="stream_truncated",
             )
+            self.events += 1
             return [error_frame(error)]
         frames = []
         if self._call.client_wants_usage and self.usage is not None:
             frames.append(self._writer.usage(usage_body(self.usage)))
         frames.append(DONE_FRAME)
+        self.events += len(frames)
         return frames

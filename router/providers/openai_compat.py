@@ -160,7 +160,7 @@ def upstream_error_from(
 class OpenAIStreamTranslator:
     """Passes OpenAI SSE events through, reading usage and text length on the way."""
 
-    __slots__ = ("_buffer", "_call", "_done", "_provider", "error", "text_chars", "usage")
+    __slots__ = ("_buffer", "_call", "_done", "_provider", "error", "events", "text_chars", "usage")
 
     def __init__(self, call: Call, provider_name: str) -> None:
         self._call = call
@@ -170,6 +170,7 @@ class OpenAIStreamTranslator:
         self.usage: Usage | None = None
         self.error: UpstreamError | None = None
         self.text_chars = 0
+        self.events = 0
 
     def feed(self, data: bytes) -> list[bytes]:
         buffer = self._buffer + data if self._buffer else data
@@ -184,10 +185,12 @@ class OpenAIStreamTranslator:
         frames: list[bytes] = []
         as_is = True
         start = 0
+        passed = 0
         while (stop := buffer.find(b"\n\n", start)) >= 0:
             frame: bytes | None
             if buffer.startswith(b"data: ", start) and buffer.find(b"\n", start, stop) < 0:
                 if self._payload(view[start + 6 : stop]):
+                    passed += 1
                     if as_is:
                         start = stop + 2
                         continue
@@ -196,6 +199,7 @@ class OpenAIStreamTranslator:
                     frame = None
             else:
                 frame = self._event(buffer[start:stop])
+                passed += frame is not None
             if as_is:  # the first event not passed on as it came: what came before it is one frame
                 as_is = False
                 if start:
@@ -205,6 +209,7 @@ class OpenAIStreamTranslator:
             start = stop + 2
         view.release()
         self._buffer = buffer[start:]
+        self.events += passed
         if as_is:
             return [] if not start else [buffer if start == len(buffer) else buffer[:start]]
         return frames
@@ -252,6 +257,7 @@ class OpenAIStreamTranslator:
             self.usage = usage.to_usage()
         self._done = self._done or done
         self._buffer = buffer[end + 2 :]
+        self.events += len(payloads) - len(dropped) + done
         if not dropped:
             return [buffer if end + 2 == len(buffer) else buffer[: end + 2]]
         kept = [payload for at, payload in enumerate(payloads) if at not in dropped]
@@ -303,7 +309,10 @@ class OpenAIStreamTranslator:
 
     def finish(self) -> list[bytes]:
         """What ends the stream after the upstream's end: `[DONE]`, unless the upstream sent it (passed on)."""
-        return [] if self._done else [DONE_FRAME]
+        if self._done:
+            return []
+        self.events += 1
+        return [DONE_FRAME]
 
 
 class OpenAICompatAdapter:

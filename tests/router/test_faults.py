@@ -308,3 +308,30 @@ def test_total_deadline_bounds_a_body_that_never_ends(make_gateway: GatewayFacto
     assert raw.headers["x-tiergate-model"] == "gpt-4o-mini"
     assert time.monotonic() - started < 5  # cut by our deadline, not by the sim giving up
     assert logged(row(gateway, "total-1"))[0][:3] == ("deepseek", 200, "timeout")
+
+
+@pytest.mark.parametrize(
+    ("model", "provider"), [("claude-sonnet-4", "anthropic"), ("gemini-2.5-flash", "gemini")]
+)
+def test_a_translated_stream_that_breaks_logs_the_events_its_client_got(
+    gateway: Gateway, sim: Sim, model: str, provider: str
+) -> None:
+    # Anthropic's and Gemini's events become OpenAI ones (not one for one); the log counts what the client got.
+    sim.app.ctx.faults.add(FaultRule(provider=provider, stream_reset_after=5))
+    request_id = f"broken-{provider}"
+    body = {"model": model, "messages": [{"role": "user", "content": "Tell me a long story"}], "stream": True}
+    with httpx.stream(
+        "POST",
+        f"{gateway.url}/v1/chat/completions",
+        json=body,
+        headers={"x-request-id": request_id},
+        timeout=20,
+    ) as response:
+        events = [json.loads(line[6:]) for line in response.iter_lines() if line.startswith("data: ")]
+    assert (
+        response.status_code == 200 and "error" in events[-1] and all("error" not in e for e in events[:-1])
+    )
+    got = len(events) - 1
+    assert got > 0
+    logged_row = row(gateway, request_id)
+    assert logged_row["status"] == "error" and logged_row["stream_broke_at"] == got

@@ -71,11 +71,13 @@ def test_other_events_are_reframed_around_the_ones_passed_as_they_came() -> None
 def test_a_broken_stream_counts_events_not_reads() -> None:
     """A read of whole events leaves as one frame; a broken stream's log row still counts the events (the
     number of upstream events that got through, whatever the reads were)."""
-    from router.api.streaming import event_count
-
     translator = _translator()
     frames = translator.feed(_event("a") + _event("b") + _event("c")) + translator.feed(_event("d"))
-    assert len(frames) == 2 and event_count(frames) == 4
+    assert len(frames) == 2 and translator.events == 4
+    # an event not passed on (usage the client did not ask for, a comment) is not counted; [DONE] and a re-framed
+    # one are
+    translator.feed(USAGE + b": keep-alive\n\n" + b'data: {"choices":\ndata: []}\n\n' + b"data: [DONE]\n\n")
+    assert translator.events == 6
 
 
 def test_an_event_whose_json_spans_several_data_lines_is_read_whole_and_sent_as_one_line() -> None:
@@ -138,8 +140,10 @@ def _outcome(translator: OpenAIStreamTranslator, stream: bytes, cuts: list[int])
     if translator.error is None:
         frames += translator.finish()
     error = translator.error
+    joined = b"".join(frames)
+    assert translator.events == joined.count(b"\n\n")  # the events it returned, counted as they were read
     return (
-        b"".join(frames),
+        joined,
         translator.text_chars,
         translator.usage,
         error and error.message,
