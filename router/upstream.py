@@ -66,6 +66,10 @@ class UpstreamResponse:
         except aiohttp.ClientError as exc:
             raise TransportError("reset", type(exc).__name__) from exc
 
+    def at_eof(self) -> bool:
+        """Every byte of the body has been read, its end included: another read would end at once."""
+        return bool(self._response.content.at_eof())
+
     def release(self) -> None:
         self._response.release()
 

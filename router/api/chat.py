@@ -121,7 +121,9 @@ class ChatHandler:
             return
         opened = await pipeline.open_stream(ctx)
         headers = [*base, *ctx.response_headers, *route_headers(ctx.route, opened.model, None)]
-        completed = await send_sse(receive, send, headers, openai_frames(pipeline, ctx, opened), first)
+        completed = await send_sse(
+            receive, send, headers, openai_frames(pipeline, ctx, opened), first, ended=lambda: opened.finished
+        )
         if first:
             ctx.outcome.ttft_ms = (first[0] - ctx.outcome.started) * 1000
         if not completed:

@@ -28,8 +28,11 @@ async def send_sse(
     headers: list[tuple[str, str]],
     frames: AsyncIterator[bytes],
     first_frame_at: list[float],
+    ended: Callable[[], bool] | None = None,
 ) -> bool:
-    """Stream `frames`; returns False when the client disconnected before the end."""
+    """Stream `frames`; returns False when the client disconnected before the end. `ended`, asked as each frame
+    comes, says whether that frame is the last: it then leaves with the body's end in one write (a short
+    answer whose whole stream came in one read goes out as one write, head included)."""
     await send(
         {
             "type": "http.response.start",
@@ -60,9 +63,14 @@ async def send_sse(
         async for frame in frames:
             if not first_frame_at:
                 first_frame_at.append(time.perf_counter())
-            await send({"type": "http.response.body", "body": frame, "more_body": True})
-        state["done"] = True
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+            if ended is not None and ended():
+                state["done"] = True  # before the send: the response's end wakes the watcher
+                await send({"type": "http.response.body", "body": frame, "more_body": False})
+            else:
+                await send({"type": "http.response.body", "body": frame, "more_body": True})
+        if not state["done"]:
+            state["done"] = True
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
         return True
     except asyncio.CancelledError:
         if not state["gone"]:
