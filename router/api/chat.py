@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from random import getrandbits
 
 from router.api.asgi import Exchange, Receive, Scope, Send, read_body, send_bytes
-from router.api.streaming import send_sse
+from router.api.streaming import send_sse, send_whole_sse
 from router.dispatch import OpenStream
 from router.errors import render_error
 from router.log.schema import ID_LENGTH
@@ -64,14 +64,6 @@ async def openai_frames(pipeline: Pipeline, ctx: RequestContext, opened: OpenStr
         opened.close()
 
 
-def replay_frames(shortcut: Shortcut) -> AsyncIterator[bytes]:
-    async def frames() -> AsyncIterator[bytes]:
-        for frame in shortcut.frames or ():
-            yield frame
-
-    return frames()
-
-
 class ChatHandler:
     def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
@@ -115,15 +107,22 @@ class ChatHandler:
         first: list[float] = []
         if shortcut is not None and shortcut.frames is not None:
             headers = [*base, *ctx.response_headers, *route_headers(ctx.route, shortcut.model, None)]
-            await send_sse(
-                receive, send, [*headers, ("x-tiergate-cache", "hit")], replay_frames(shortcut), first
-            )
+            await send_whole_sse(send, [*headers, ("x-tiergate-cache", "hit")], b"".join(shortcut.frames))
             return
         opened = await pipeline.open_stream(ctx)
         headers = [*base, *ctx.response_headers, *route_headers(ctx.route, opened.model, None)]
-        completed = await send_sse(
-            receive, send, headers, openai_frames(pipeline, ctx, opened), first, ended=lambda: opened.finished
-        )
+        if opened.finished:  # the whole stream came with its first read (a short answer): one write
+            captured: list[bytes] | None = ctx.state.get("cache_frames")
+            if captured is not None:
+                captured.extend(opened.first_frames)
+            ctx.outcome.ttft_ms = (time.perf_counter() - ctx.outcome.started) * 1000
+            try:
+                await send_whole_sse(send, headers, b"".join(opened.first_frames))
+            finally:
+                opened.close()
+            pipeline.stream_ended(ctx, opened)
+            return
+        completed = await send_sse(receive, send, headers, openai_frames(pipeline, ctx, opened), first)
         if first:
             ctx.outcome.ttft_ms = (first[0] - ctx.outcome.started) * 1000
         if not completed:

@@ -12,7 +12,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from router.api.asgi import Receive, Send, encode_headers
 from router.catalog import Model
@@ -22,26 +22,33 @@ from router.pipeline import Pipeline, RequestContext, Shortcut
 from router.providers.base import Usage
 
 
+def sse_start(headers: list[tuple[str, str]]) -> dict[str, Any]:
+    return {
+        "type": "http.response.start",
+        "status": 200,
+        "headers": encode_headers(
+            [("content-type", "text/event-stream"), ("cache-control", "no-cache"), *headers]
+        ),
+    }
+
+
+async def send_whole_sse(send: Send, headers: list[tuple[str, str]], body: bytes) -> None:
+    """An SSE response whose every frame is in hand (a cache replay, a stream whose end came with its first
+    read): head, frames and the body's end in one write, with no watcher task or frame pump; there is nothing
+    left to stop if the client goes away."""
+    await send(sse_start(headers))
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
 async def send_sse(
     receive: Receive,
     send: Send,
     headers: list[tuple[str, str]],
     frames: AsyncIterator[bytes],
     first_frame_at: list[float],
-    ended: Callable[[], bool] | None = None,
 ) -> bool:
-    """Stream `frames`; returns False when the client disconnected before the end. `ended`, asked as each frame
-    comes, says whether that frame is the last: it then leaves with the body's end in one write (a short
-    answer whose whole stream came in one read goes out as one write, head included)."""
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 200,
-            "headers": encode_headers(
-                [("content-type", "text/event-stream"), ("cache-control", "no-cache"), *headers]
-            ),
-        }
-    )
+    """Stream `frames`; returns False when the client disconnected before the end."""
+    await send(sse_start(headers))
 
     # The frames are sent from this task; one watcher task cancels it when the client goes away. (A pump
     # task plus asyncio.wait cost two tasks and a wait per stream: measurably more CPU per stream.)
@@ -63,14 +70,9 @@ async def send_sse(
         async for frame in frames:
             if not first_frame_at:
                 first_frame_at.append(time.perf_counter())
-            if ended is not None and ended():
-                state["done"] = True  # before the send: the response's end wakes the watcher
-                await send({"type": "http.response.body", "body": frame, "more_body": False})
-            else:
-                await send({"type": "http.response.body", "body": frame, "more_body": True})
-        if not state["done"]:
-            state["done"] = True
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            await send({"type": "http.response.body", "body": frame, "more_body": True})
+        state["done"] = True
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
         return True
     except asyncio.CancelledError:
         if not state["gone"]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import socketserver
+import threading
 
 import msgspec
 
@@ -62,3 +64,52 @@ def test_client_leaving_mid_stream_is_logged_as_cancelled(sim: Sim, make_gateway
         model="gpt-4o-mini", messages=[{"role": "user", "content": "hello"}], stream=True
     )
     assert "".join(c.choices[0].delta.content or "" for c in again if c.choices)
+
+
+def test_a_stream_whole_in_its_first_read_reaches_the_client_whole_and_is_logged(
+    make_gateway: GatewayFactory,
+) -> None:
+    # An upstream that writes head, every event and the end at once: the gateway has the whole stream when it
+    # opens it and answers with one body (router/api/chat.py), which must still be the whole stream, logged.
+    words = ["one", " two", " three"]
+    events = [{"choices": [{"index": 0, "delta": {"content": word}}]} for word in words]
+    sse = b"".join(b"data: " + msgspec.json.encode(e) + b"\n\n" for e in events) + b"data: [DONE]\n\n"
+    answer = (
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+        + b"%x\r\n" % len(sse)
+        + sse
+        + b"\r\n0\r\n\r\n"
+    )
+
+    class OneWrite(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += self.request.recv(65536)
+            length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+            body = head.split(b"\r\n\r\n", 1)[1]
+            while len(body) < length:
+                body += self.request.recv(65536)
+            self.request.sendall(answer)
+
+    upstream = socketserver.ThreadingTCPServer(("127.0.0.1", 0), OneWrite)
+    upstream.daemon_threads = True
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    try:
+        port = upstream.server_address[1]
+        gateway = make_gateway(
+            overrides={"providers": {"openai": {"base_url": f"http://127.0.0.1:{port}/v1"}}}
+        )
+        stream = gateway.client().chat.completions.create(
+            model="gpt-4o-mini",
+            messages=[{"role": "user", "content": "hi"}],
+            stream=True,
+            extra_headers={"x-request-id": "r-whole"},
+        )
+        assert [c.choices[0].delta.content for c in stream if c.choices] == words
+        row = {r["id"]: r for r in wait_rows(gateway.engine, 1)}["r-whole"]
+        assert row["status"] == "ok" and row["streamed"] and row["ttft_ms"] is not None
+        assert row["completion_tokens"] > 0  # no usage upstream: counted locally, from the text that passed
+    finally:
+        upstream.shutdown()
+        upstream.server_close()
