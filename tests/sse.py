@@ -10,10 +10,12 @@ import httpx
 from tests.openapi_schema import validate
 
 
-def post_sse(url: str, body: dict[str, Any], timeout: float = 10) -> list[tuple[str | None, str]]:
+def post_sse(
+    url: str, body: dict[str, Any], timeout: float = 10, headers: dict[str, str] | None = None
+) -> list[tuple[str | None, str]]:
     """POST `body`; the (event name, data) pairs of the response, in order. Asserts a 200 event stream."""
     pairs: list[tuple[str | None, str]] = []
-    with httpx.stream("POST", url, json=body, timeout=timeout) as response:
+    with httpx.stream("POST", url, json=body, headers=headers, timeout=timeout) as response:
         assert response.status_code == 200, response.read()
         assert response.headers["content-type"].startswith("text/event-stream")
         name: str | None = None

@@ -17,6 +17,7 @@ import pytest
 from router.sim.faults import FaultRule
 from tests.conftest import Gateway, GatewayFactory, Sim
 from tests.router.test_request_log import wait_rows
+from tests.sse import post_sse
 
 # Pinned here so these expectations do not move with the sim's default config.
 ROUTING = {
@@ -320,17 +321,11 @@ def test_a_translated_stream_that_breaks_logs_the_events_its_client_got(
     sim.app.ctx.faults.add(FaultRule(provider=provider, stream_reset_after=5))
     request_id = f"broken-{provider}"
     body = {"model": model, "messages": [{"role": "user", "content": "Tell me a long story"}], "stream": True}
-    with httpx.stream(
-        "POST",
-        f"{gateway.url}/v1/chat/completions",
-        json=body,
-        headers={"x-request-id": request_id},
-        timeout=20,
-    ) as response:
-        events = [json.loads(line[6:]) for line in response.iter_lines() if line.startswith("data: ")]
-    assert (
-        response.status_code == 200 and "error" in events[-1] and all("error" not in e for e in events[:-1])
+    pairs = post_sse(
+        f"{gateway.url}/v1/chat/completions", body, timeout=20, headers={"x-request-id": request_id}
     )
+    events = [json.loads(data) for _, data in pairs]
+    assert "error" in events[-1] and all("error" not in e for e in events[:-1])
     got = len(events) - 1
     assert got > 0
     logged_row = row(gateway, request_id)
