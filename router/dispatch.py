@@ -437,15 +437,11 @@ class Dispatcher:
                             if translator.error is not None:
                                 raise translator.error
                         if not finished and response.at_eof():
-                            # The whole stream came with the reads already made (a short answer): end it here,
-                            # so the client's response leaves in one write with its end (OpenStream.finished).
-                            # Every byte read was fed above; at the end of the body this read ends at once.
-                            async for data in chunks:
-                                frames.extend(translator.feed(data))
+                            # The whole stream came with the reads already made, every byte fed above (a short
+                            # answer): finished now, so the client's response can leave whole, in one write.
+                            await chunks.aclose()
                             finished = True
                             frames.extend(translator.finish())
-                            if translator.error is not None:
-                                raise translator.error
                     except TransportError as exc:
                         raise _transport_error(exc, deployment.provider_name) from None
             except (UpstreamError, TimeoutError) as exc:

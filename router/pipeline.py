@@ -84,7 +84,7 @@ class RequestContext:
     upstream_headers: dict[str, str] = field(default_factory=dict)
     # the id came from the client's x-request-id: it may repeat, so the log writer checks it (router/log/writer.py)
     id_from_client: bool = False
-    prompt_tokens: int | None = None  # the prompt's estimate once counted (prompt_estimate)
+    prompt_tokens_estimated: int | None = None  # the prompt's local estimate once counted (prompt_estimate)
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -97,9 +97,9 @@ class RequestContext:
         needs = self.route.needs if self.route is not None else None
         if needs is not None:
             return needs.prompt_tokens
-        if self.prompt_tokens is None:
-            self.prompt_tokens = estimate_prompt_tokens(self.messages)
-        return self.prompt_tokens
+        if self.prompt_tokens_estimated is None:
+            self.prompt_tokens_estimated = estimate_prompt_tokens(self.messages)
+        return self.prompt_tokens_estimated
 
 
 @dataclass(slots=True)

@@ -10,7 +10,7 @@ swapped without touching providers or dispatch.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -56,7 +56,7 @@ class UpstreamResponse:
         finally:
             self._response.release()
 
-    async def iter_chunks(self) -> AsyncIterator[bytes]:
+    async def iter_chunks(self) -> AsyncGenerator[bytes, None]:
         """Bytes as they arrive from the socket, never buffered whole."""
         try:
             async for chunk in self._response.content.iter_any():
