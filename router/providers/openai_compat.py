@@ -240,22 +240,11 @@ class OpenAIStreamTranslator:
             # one element per event: a payload such as `{...}, {...}` would decode as two here, but not alone
             if len(chunks) != len(payloads):
                 return None
-        # Read into locals and kept only if no event is an error (that one the event-by-event path reads).
-        dropped: list[int] = []
-        text_chars, usage = 0, None
-        for at, chunk in enumerate(chunks):
+        # An error event is the event-by-event path's to read: nothing is counted before that is known.
+        for chunk in chunks:
             if chunk.error is not None:
                 return None
-            for choice in chunk.choices:
-                if choice.delta is not None and choice.delta.content:
-                    text_chars += len(choice.delta.content)
-            if chunk.usage is not None:
-                usage = chunk.usage
-                if not chunk.choices and not self._call.client_wants_usage:
-                    dropped.append(at)
-        self.text_chars += text_chars
-        if usage is not None:
-            self.usage = usage.to_usage()
+        dropped = [at for at, chunk in enumerate(chunks) if not self._count(chunk)]
         self._done = self._done or done
         self._buffer = buffer[end + 2 :]
         self.events += len(payloads) - len(dropped) + done
@@ -299,6 +288,11 @@ class OpenAIStreamTranslator:
                 error_type="stream_error",
             )
             return False
+        return self._count(chunk)
+
+    def _count(self, chunk: _Chunk) -> bool:
+        """Text length and usage of a chunk that is no error; False when it is not to be passed on (a usage-only
+        chunk the client did not ask for: we always ask the provider for usage)."""
         for choice in chunk.choices:
             if choice.delta is not None and choice.delta.content:
                 self.text_chars += len(choice.delta.content)
