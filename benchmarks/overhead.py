@@ -30,22 +30,13 @@ from benchmarks.load import LoadResult, run_stream_client, run_wrk, wrk_availabl
 from benchmarks.procs import Server, cpu_seconds, free_port, post, rss_mib, settle
 from benchmarks.report import render, summarise
 from benchmarks.workload import SLOW_STREAM_CHUNK_MS, SLOW_STREAM_MATCH, Scenario, scenarios, slow_stream_body
-from router.server_protocol import PROTOCOL_PATH, UVICORN_SERVER
+from router.server_protocol import UVICORN_ARGS
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
-# The floor's server command line: what `tiergate serve` runs (router/commands/serve.py), access log and
+# The floor's server command line: what `tiergate serve` runs (router.server_protocol), access log and
 # proxy-headers middleware off included, so the floor never pays for something tiergate skips.
-UVICORN = [
-    "--loop",
-    UVICORN_SERVER["loop"],
-    "--http",
-    PROTOCOL_PATH,
-    "--no-access-log",
-    "--no-proxy-headers",
-    "--log-level",
-    "warning",
-]
+UVICORN = [*UVICORN_ARGS, "--log-level", "warning"]
 GRANIAN = ["--interface", "asgi", "--host", "127.0.0.1", "--loop", "uvloop", "--no-ws", "--no-access-log"]
 GRANIAN += ["--log-level", "warning"]
 

@@ -82,7 +82,24 @@ class HeadHoldingProtocol(HttpToolsProtocol):
 
 
 # The server every tiergate process runs, stated once so that `tiergate serve`, `tiergate sim`, the test servers
-# and the benchmark's floor cannot drift apart: `uvicorn.run(app, **UVICORN_SERVER, ...)`, or on uvicorn's command
-# line `--loop uvloop --http <PROTOCOL_PATH>`.
-UVICORN_SERVER: dict[str, Any] = {"loop": "uvloop", "http": HeadHoldingProtocol}
+# and the benchmark's floor cannot drift apart: `uvicorn.run(app, **UVICORN_SERVER, ...)`, or uvicorn's command
+# line UVICORN_ARGS.
+UVICORN_SERVER: dict[str, Any] = {
+    "loop": "uvloop",
+    "http": HeadHoldingProtocol,
+    # tiergate's own access log is `observability.access_log`; uvicorn's, even with its logger silenced, formats the
+    # client address and quoted path of every response before the level check.
+    "access_log": False,
+    # tiergate reads no client address (keys identify callers); the proxy-headers middleware would rewrite it from
+    # X-Forwarded-For on every request for nothing.
+    "proxy_headers": False,
+}
 PROTOCOL_PATH = f"{HeadHoldingProtocol.__module__}:{HeadHoldingProtocol.__qualname__}"
+UVICORN_ARGS = [
+    "--loop",
+    UVICORN_SERVER["loop"],
+    "--http",
+    PROTOCOL_PATH,
+    "--access-log" if UVICORN_SERVER["access_log"] else "--no-access-log",
+    "--proxy-headers" if UVICORN_SERVER["proxy_headers"] else "--no-proxy-headers",
+]

@@ -63,12 +63,6 @@ def run(args: argparse.Namespace) -> int:
         workers=workers,
         **UVICORN_SERVER,
         log_level="warning",
-        # tiergate's own access log is `observability.access_log`; uvicorn's, even with its logger silenced,
-        # formats the client address and quoted path of every response before the level check.
-        access_log=False,
-        # tiergate reads no client address (keys identify callers); the proxy-headers middleware would rewrite it
-        # from X-Forwarded-For on every request for nothing
-        proxy_headers=False,
         timeout_graceful_shutdown=10,
     )
     return 0

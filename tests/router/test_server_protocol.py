@@ -184,3 +184,21 @@ def test_a_connection_close_request_gets_its_whole_answer(server: ServerThread) 
             received += chunk
     assert received.startswith(b"HTTP/1.1 200 ")
     assert received.endswith(b"\r\n\r\necho:hi")
+
+
+def test_the_command_line_form_runs_the_same_server() -> None:
+    # The benchmark's floor starts uvicorn from UVICORN_ARGS; tiergate serve, the sim and the test servers pass
+    # UVICORN_SERVER. uvicorn's own command-line parser must read the one as the other.
+    import importlib
+    import sys
+
+    from router.server_protocol import UVICORN_ARGS, UVICORN_SERVER
+
+    importlib.import_module("uvicorn.main")
+    command = sys.modules[
+        "uvicorn.main"
+    ].main  # the click command (`uvicorn.main` the attribute is a function)
+    params = command.make_context("uvicorn", ["app:app", *UVICORN_ARGS]).params
+    parsed = {name: params[name] for name in UVICORN_SERVER}
+    http = UVICORN_SERVER["http"]
+    assert parsed == {**UVICORN_SERVER, "http": f"{http.__module__}:{http.__qualname__}"}
