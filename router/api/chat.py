@@ -104,7 +104,6 @@ class ChatHandler:
         shortcut: Shortcut | None,
     ) -> None:
         pipeline = self.pipeline
-        first: list[float] = []
         if shortcut is not None and shortcut.frames is not None:
             headers = [*base, *ctx.response_headers, *route_headers(ctx.route, shortcut.model, None)]
             await send_whole_sse(send, [*headers, ("x-tiergate-cache", "hit")], b"".join(shortcut.frames))
@@ -122,6 +121,7 @@ class ChatHandler:
                 opened.close()
             pipeline.stream_ended(ctx, opened)
             return
+        first: list[float] = []
         completed = await send_sse(receive, send, headers, openai_frames(pipeline, ctx, opened), first)
         if first:
             ctx.outcome.ttft_ms = (first[0] - ctx.outcome.started) * 1000
